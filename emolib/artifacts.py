@@ -1,0 +1,233 @@
+"""Artifacts: every expensive stage writes one folder keyed by a hash of its inputs, atomically.
+
+Layout: ``<root>/<stage>-<hash12>/`` holding the stage's files and a ``meta.json`` (inputs,
+versions, wall time). ``<root>`` is ``$EMOLIB_ARTIFACTS`` or ``.emolib`` in the working folder.
+A stage whose folder exists is not recomputed; a stage that is interrupted leaves no folder, but may
+keep resumable progress in :attr:`Artifact.partial_dir`. Each use is appended to a usage log so the
+book can list which artifacts a build used and how long each stage took.
+
+Example:
+    >>> from emolib.artifacts import artifact
+    >>> art = artifact("demo", {"seed": 1}, root="/tmp/emolib-doc")
+    >>> if not art.exists():
+    ...     with art.writing() as folder:
+    ...         (folder / "x.txt").write_text("42")
+    >>> (art.path / "x.txt").read_text()
+    '42'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "artifact_root",
+    "input_hash",
+    "data_fingerprint",
+    "Artifact",
+    "artifact",
+    "atomic_write_text",
+    "atomic_write_csv",
+    "save_arrays",
+    "load_arrays",
+    "read_usage",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def artifact_root(root: str | os.PathLike | None = None) -> Path:
+    """The artifact root: ``root`` if given, else ``$EMOLIB_ARTIFACTS``, else ``./.emolib``."""
+    return Path(root or os.environ.get("EMOLIB_ARTIFACTS") or ".emolib").resolve()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def input_hash(inputs: Mapping[str, Any], length: int = 12) -> str:
+    """Short SHA-256 of a canonical JSON dump of ``inputs`` (key order does not matter).
+
+    Example:
+        >>> input_hash({"a": 1, "b": [1, 2]}) == input_hash({"b": (1, 2), "a": 1})
+        True
+    """
+    text = json.dumps(_canonical(inputs), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def data_fingerprint() -> str:
+    """Hash of ``data/SHA256SUMS``: changes whenever any shipped data file changes."""
+    from emolib.data import data_path
+
+    return hashlib.sha256(data_path("SHA256SUMS").read_bytes()).hexdigest()[:12]
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for package in ("emolib", "torch", "transformers", "numpy", "scipy", "pandas"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stage's output folder, identified by ``stage`` and the hash of its ``inputs``."""
+
+    stage: str
+    inputs: dict
+    root: Path
+
+    @property
+    def key(self) -> str:
+        return input_hash(self.inputs)
+
+    @property
+    def path(self) -> Path:
+        return self.root / f"{self.stage}-{self.key}"
+
+    @property
+    def partial_dir(self) -> Path:
+        """A folder for resumable progress of an unfinished stage (removed when it completes)."""
+        path = self.root / ".partial" / f"{self.stage}-{self.key}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def exists(self) -> bool:
+        return (self.path / "meta.json").is_file()
+
+    @property
+    def meta(self) -> dict:
+        try:
+            return json.loads((self.path / "meta.json").read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"artifact {self.path} has not been computed") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"corrupt artifact metadata {self.path / 'meta.json'}: {err}; delete the folder") from err
+
+    @contextlib.contextmanager
+    def writing(self, **extra_meta: Any) -> Iterator[Path]:
+        """Yield a temporary folder; on success write ``meta.json`` and rename it into place."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{self.stage}-"))
+        start = time.perf_counter()
+        try:
+            yield tmp
+            seconds = time.perf_counter() - start
+            meta = {"stage": self.stage, "key": self.key, "inputs": _canonical(self.inputs),
+                    "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            meta.update(_canonical(extra_meta))
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+            if self.path.exists():  # a concurrent writer won; keep theirs
+                shutil.rmtree(tmp)
+            else:
+                os.replace(tmp, self.path)
+            shutil.rmtree(self.root / ".partial" / f"{self.stage}-{self.key}", ignore_errors=True)
+            log_usage(self, seconds=seconds, reused=False)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def mark_used(self) -> None:
+        """Record in the usage log that a build reused this artifact."""
+        log_usage(self, seconds=float(self.meta.get("seconds", 0.0)), reused=True)
+
+
+def artifact(stage: str, inputs: Mapping[str, Any], root: str | os.PathLike | None = None) -> Artifact:
+    """The :class:`Artifact` of ``stage`` for ``inputs`` under the artifact root."""
+    return Artifact(stage, dict(inputs), artifact_root(root))
+
+
+def log_usage(art: Artifact, seconds: float, reused: bool) -> None:
+    """Append one line to ``<root>/usage.jsonl`` (stage, key, path, seconds, reused, run id)."""
+    record = {"stage": art.stage, "key": art.key, "path": str(art.path), "seconds": round(seconds, 3),
+              "reused": reused, "run": os.environ.get("EMOLIB_RUN_ID", ""), "time": time.time()}
+    art.root.mkdir(parents=True, exist_ok=True)
+    with open(art.root / "usage.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def read_usage(root: str | os.PathLike | None = None, run: str | None = None) -> pd.DataFrame:
+    """The usage log as a DataFrame, optionally for one run id (``$EMOLIB_RUN_ID`` of a book build)."""
+    path = artifact_root(root) / "usage.jsonl"
+    columns = ["stage", "key", "path", "seconds", "reused", "run", "time"]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()], columns=columns)
+    if run is not None:
+        frame = frame[frame["run"] == run]
+    return frame.reset_index(drop=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str | os.PathLike, **to_csv: Any) -> Path:
+    """``frame.to_csv(path, **to_csv)`` written atomically (default ``index=False``)."""
+    to_csv.setdefault("index", False)
+    return atomic_write_text(path, frame.to_csv(**to_csv))
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Save named numpy arrays as ``.npz`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Load a ``.npz`` written by :func:`save_arrays`, with a clear error if it is corrupt."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, ValueError, EOFError ...
+        raise ValueError(f"corrupt array file {path}: {err}; delete it to recompute") from err
