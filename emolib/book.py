@@ -1,0 +1,228 @@
+"""Build the emobook: execute each chapter once with papermill, then render HTML with Jupyter Book.
+
+Chapters are jupytext MyST notebooks (``book/*.md``) with a ``parameters`` cell. :func:`build_book`
+converts each to ``.ipynb`` in a staging folder, executes it with the profile and parameter
+overrides it declares, and finally runs ``jupyter-book build`` on the staging folder with execution
+off. A failing cell stops the build with an error naming the chapter and the cell.
+
+Example:
+    >>> from emolib.book import build_book
+    >>> build_book(profile="quick", chapters=["data"])  # doctest: +SKIP
+    PosixPath('_build/html')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["BookBuildError", "repository_root", "chapter_files", "chapter_parameters", "build_book"]
+
+logger = logging.getLogger(__name__)
+
+PROFILES = ("quick", "paper")
+
+
+class BookBuildError(RuntimeError):
+    """A chapter failed to execute, or Jupyter Book failed to render."""
+
+
+def repository_root(start: Path | None = None) -> Path:
+    """The folder holding ``_toc.yml``: ``start`` or the working folder or the package's parent."""
+    for candidate in (start, Path.cwd(), Path(__file__).resolve().parent.parent):
+        if candidate is not None and (candidate / "_toc.yml").is_file():
+            return candidate.resolve()
+    raise FileNotFoundError("no _toc.yml found: run emolib book from the emobook repository")
+
+
+def _toc_files(toc: dict) -> list[str]:
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []) + entry.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+def _is_notebook(path: Path) -> bool:
+    head = path.read_text().split("\n---", 1)[0] if path.suffix == ".md" else ""
+    return "kernelspec" in head and "jupytext" in head
+
+
+def chapter_files(root: Path | None = None) -> list[Path]:
+    """Source files of the book in ``_toc.yml`` order (``.md``)."""
+    root = repository_root(root)
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    paths = []
+    for name in _toc_files(toc):
+        path = root / (name if Path(name).suffix else f"{name}.md")
+        if not path.is_file():
+            raise FileNotFoundError(f"_toc.yml lists {name!r} but {path} does not exist")
+        paths.append(path)
+    return paths
+
+
+def chapter_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a chapter declares in its ``parameters`` cell, with their default values."""
+    import jupytext
+    import papermill
+
+    nb = jupytext.read(path)
+    tmp = path.parent / f".{path.stem}.params.ipynb"
+    try:
+        jupytext.write(nb, tmp)
+        return {name: info["default"] for name, info in papermill.inspect_notebook(str(tmp)).items()}
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _parse_value(text: Any) -> Any:
+    return yaml.safe_load(text) if isinstance(text, str) else text
+
+
+def _filtered_toc(toc: dict, keep: set[str]) -> dict:
+    def walk(entries: list[dict]) -> list[dict]:
+        out = []
+        for entry in entries:
+            if entry.get("file") in keep:
+                new = dict(entry)
+                for key in ("sections", "chapters"):
+                    if key in entry:
+                        new[key] = walk(entry[key])
+                out.append(new)
+        return out
+
+    new = {k: v for k, v in toc.items() if k not in ("parts", "chapters")}
+    if "parts" in toc:
+        new["parts"] = [dict(p, chapters=walk(p.get("chapters", []))) for p in toc["parts"]]
+        new["parts"] = [p for p in new["parts"] if p["chapters"]]
+    if "chapters" in toc:
+        new["chapters"] = walk(toc["chapters"])
+    return new
+
+
+def build_book(
+    profile: str = "quick",
+    parameters: dict[str, Any] | None = None,
+    chapters: list[str] | None = None,
+    out: str | os.PathLike = "_build",
+    root: Path | None = None,
+) -> Path:
+    """Execute the chapters and build the HTML book; returns the HTML folder.
+
+    Args:
+        profile: ``"quick"`` (CPU minutes on the embedded backbone) or ``"paper"`` (the original
+            protocol; meant for a GPU).
+        parameters: overrides for chapter parameters, e.g. ``{"backbone": "roberta-base"}``; each
+            name must be declared by at least one executed chapter.
+        chapters: chapter file stems to execute (default: all); the intro is always included.
+        out: build folder; the HTML lands in ``out/html``.
+    """
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm.auto import tqdm
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid choices: {', '.join(PROFILES)}")
+    root = repository_root(root)
+    out = Path(out).resolve()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    sources = chapter_files(root)
+    stems = [p.stem for p in sources]
+    if chapters is not None:
+        unknown = [c for c in chapters if c not in stems]
+        if unknown:
+            raise ValueError(f"unknown chapter(s) {unknown!r}; valid choices: {', '.join(stems)}")
+        sources = [p for p in sources if p.stem in chapters or p.relative_to(root).with_suffix("").as_posix() == toc["root"]]
+    notebooks = [p for p in sources if _is_notebook(p)]
+    declared = {p: chapter_parameters(p) for p in notebooks}
+    overrides = {k: _parse_value(v) for k, v in (parameters or {}).items()}
+    valid = sorted(set().union(*declared.values())) if declared else []
+    unknown = [k for k in overrides if k not in valid]
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown!r}; valid choices: {', '.join(valid)}")
+
+    staging = out / "staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    shutil.copy(root / "_config.yml", staging / "_config.yml")
+    keep = {p.relative_to(root).with_suffix("").as_posix() for p in sources}
+    (staging / "_toc.yml").write_text(yaml.safe_dump(_filtered_toc(toc, keep), sort_keys=False))
+    shutil.copytree(root / "book", staging / "book", ignore=shutil.ignore_patterns("*.ipynb", "*.md", ".*"))
+    for path in sources:
+        if path not in declared:
+            target = staging / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+
+    run_id = uuid.uuid4().hex[:12]
+    env_updates = {
+        "EMOLIB_RUN_ID": run_id,
+        "EMOLIB_BUILD_DIR": str(staging),
+        "EMOLIB_ARTIFACTS": str(Path(os.environ.get("EMOLIB_ARTIFACTS", root / ".emolib")).resolve()),
+        "EMOLIB_DATA": os.environ.get("EMOLIB_DATA", str(root / "data")),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    old_env = {k: os.environ.get(k) for k in env_updates}
+    os.environ.update(env_updates)
+    timings = []
+    try:
+        bar = tqdm(notebooks, desc=f"executing chapters ({profile})", unit="chapter")
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            target = staging / path.relative_to(root).with_suffix(".ipynb")
+            jupytext.write(jupytext.read(path), target)
+            params = {k: v for k, v in {"profile": profile, **overrides}.items() if k in declared[path]}
+            start = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(target), str(target), parameters=params, kernel_name="python3", language="python",
+                    progress_bar=False, cwd=str(target.parent),
+                )
+            except PapermillExecutionError as err:
+                raise BookBuildError(
+                    f"chapter {path.stem!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
+                    f"Cell source:\n{err.source}\nExecuted notebook: {target}"
+                ) from None
+            seconds = time.perf_counter() - start
+            timings.append({"chapter": path.stem, "seconds": round(seconds, 2), "parameters": params})
+            logger.info("executed %s in %.1f s", path.stem, seconds)
+            (staging / "timings.json").write_text(json.dumps({"run": run_id, "profile": profile, "chapters": timings}, indent=2))
+    finally:
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    jb = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jb) if jb.exists() else "jupyter-book", "build", str(staging), "--builder", "html", "--path-output", str(out)]
+    logger.info("rendering: %s", " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BookBuildError(f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    built = out / "_build" / "html"
+    html = out / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.move(str(built), str(html))
+    shutil.rmtree(out / "_build", ignore_errors=True)
+    return html
