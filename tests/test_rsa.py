@@ -1,0 +1,174 @@
+"""Tests of unit RDMs, the searchlight result, whole-model RSA and the reproduce command."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import pdist, squareform
+
+from emolib import emotions, rsa
+from emolib.stats import bh_q, paper_q
+
+
+@pytest.fixture(scope="module")
+def acts() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(27, 4, 12))  # [emotions, seeds, units]
+
+
+def _loop_rdm(a: np.ndarray, unit: int, seeds: list[int]) -> np.ndarray:
+    per_seed = [emotions.square_to_pairs(np.abs(np.subtract.outer(a[:, s, unit], a[:, s, unit]))) for s in seeds]
+    return np.mean(per_seed, axis=0)
+
+
+def test_unit_rdms_are_mean_over_seeds_of_distances(acts):
+    rdms = rsa.unit_rdms(acts, chunk=5)
+    assert rdms.shape == (351, 12)
+    for unit in (0, 7, 11):
+        np.testing.assert_allclose(rdms[:, unit], _loop_rdm(acts, unit, [0, 1, 2, 3]), rtol=1e-14)
+    mean_then_distance = rsa.unit_rdms(acts.mean(1))  # not the paper's RDM
+    assert not np.allclose(rdms, mean_then_distance)
+    np.testing.assert_allclose(rsa.unit_rdms(acts, emulate_r=True), rdms, rtol=1e-13)
+
+
+def test_unit_rdms_drop_excluded_prompts_per_pair(acts):
+    valid = rsa.prompt_mask(emotions.PAPER_ORDER, (1, 3, 5, 7), [("relief", 3)])
+    rdms = rsa.unit_rdms(acts, valid=valid)
+    relief = emotions.PAPER_ORDER.index("relief")
+    for p, (i, j) in enumerate(emotions.pair_list(27)):
+        seeds = [0, 2, 3] if relief in (i, j) else [0, 1, 2, 3]
+        assert rdms[p, 4] == pytest.approx(np.mean(np.abs(acts[i, seeds, 4] - acts[j, seeds, 4])), rel=1e-14)
+    np.testing.assert_allclose(rsa.unit_rdms(acts, valid=valid, emulate_r=True), rdms, rtol=1e-13)
+
+
+def test_unit_rdms_bad_input():
+    with pytest.raises(ValueError, match="activations must be"):
+        rsa.unit_rdms(np.zeros((27, 2, 3, 4)))
+    with pytest.raises(ValueError, match="valid must have shape"):
+        rsa.unit_rdms(np.zeros((27, 2, 3)), valid=np.ones((27, 3), bool))
+    with pytest.raises(ValueError, match="not among"):
+        rsa.prompt_mask(emotions.PAPER_ORDER, (1, 3), [("joy", 99)])
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[np.ndarray, pd.DataFrame]:
+    """12 units in 3 layers; unit 2 copies attribute a, units 5 and 6 are identical copies of b, 9 is dead."""
+    rng = np.random.default_rng(1)
+    target = pd.DataFrame({"a": rng.random(351), "b": rng.integers(0, 9, 351).astype(float)})
+    units = rng.random((351, 12))
+    units[:, 2] = target["a"]
+    units[:, 5] = units[:, 6] = target["b"] + 0.1 * rng.random(351)
+    units[:, 9] = 0.5
+    return units, target
+
+
+def test_searchlight_tables(planted):
+    units, target = planted
+    res = rsa.searchlight(units, target, units_per_layer=4)
+    ref = np.array([[stats.kendalltau(units[:, u], target[c], alternative="greater", method="asymptotic").pvalue for c in "ab"]
+                    for u in range(12) if u != 9])
+    np.testing.assert_allclose(res.p.drop(index=9).to_numpy(), ref, rtol=1e-10)
+    assert res.rank.loc[2, "a"] == 1.0
+    assert res.rank.loc[5, "b"] == res.rank.loc[6, "b"] == 1.5  # average ties, like R's rank(-tau)
+    assert res.tau.loc[9].isna().all() and res.rank.loc[9].isna().all()
+    np.testing.assert_array_equal(res.layer, np.repeat([0, 1, 2], 4))
+    np.testing.assert_allclose(res.q_paper.to_numpy().ravel(), paper_q(res.p.to_numpy().ravel()), equal_nan=True)
+    np.testing.assert_allclose(res.q_bh.to_numpy().ravel(), bh_q(res.p.to_numpy().ravel()), equal_nan=True)
+
+
+def test_significance_counts_and_selectivity(planted):
+    units, target = planted
+    res = rsa.searchlight(units, target, units_per_layer=4, alpha=0.01)
+    sig = res.significant
+    assert sig.loc[2, "a"] and sig.loc[5, "b"] and sig.loc[6, "b"]
+    np.testing.assert_array_equal(res.n_significant, sig.sum(axis=1))
+    np.testing.assert_array_equal(res.selective, sig.sum(axis=1) == 1)
+    summary = res.summary()
+    assert list(summary.columns) == ["attribute", "n_significant", "n_selective", "max_tau"]
+    assert summary.set_index("attribute").loc["a", "max_tau"] == pytest.approx(1.0)
+    for attr in "ab":
+        expected = int((sig[attr] & res.selective).sum())
+        assert summary.set_index("attribute").loc[attr, "n_selective"] == expected
+    assert res.per_layer().to_numpy().sum() == sig.to_numpy().sum()
+    assert res.per_layer().loc[1, "b"] >= 2
+    bh = res.with_correction("bh")
+    assert (bh.significant | ~res.significant).all().all()  # BH rejects at least what p*N/rank(p) rejects
+
+
+def test_searchlight_validation_and_round_trip(planted, tmp_path):
+    units, target = planted
+    with pytest.raises(ValueError, match="does not divide"):
+        rsa.searchlight(units, target, units_per_layer=5)
+    with pytest.raises(ValueError, match="same pairs"):
+        rsa.searchlight(units[:-1], target, units_per_layer=4)
+    with pytest.raises(ValueError, match="DataFrame"):
+        rsa.searchlight(units, target.to_numpy(), units_per_layer=4)
+    res = rsa.searchlight(units, target, units_per_layer=4)
+    with pytest.raises(ValueError, match="unknown correction 'fdr'"):
+        res.with_correction("fdr")
+    back = rsa.SearchlightResult.load(res.save(tmp_path))
+    pd.testing.assert_frame_equal(back.tau, res.tau)
+    pd.testing.assert_frame_equal(back.rank, res.rank)
+    assert back.units_per_layer == 4
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_model_rdms_match_scipy_pdist(acts, metric):
+    rdms = rsa.model_rdms(acts, units_per_layer=4, metric=metric)
+    assert list(rdms.columns) == ["layer 0", "layer 1", "layer 2", "all"]
+    i, j = emotions.pair_indices(27)
+
+    def ref(cols: slice) -> np.ndarray:
+        return np.mean([squareform(pdist(acts[:, s, cols], metric))[i, j] for s in range(4)], axis=0)
+
+    np.testing.assert_allclose(rdms["layer 1"], ref(slice(4, 8)), rtol=1e-12)
+    np.testing.assert_allclose(rdms["all"], ref(slice(0, 12)), rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown metric 'manhattan'"):
+        rsa.model_rdms(acts, 4, metric="manhattan")
+
+
+def test_compare_rdms_against_scipy(acts):
+    rdms = rsa.model_rdms(acts, units_per_layer=4)
+    targets = pd.DataFrame({"t1": np.random.default_rng(2).random(351), "t2": rdms["layer 0"].to_numpy() ** 2})
+    table = rsa.compare_rdms(rdms, targets)
+    assert len(table) == 8 and list(table.columns) == ["rdm", "target", "r", "p"]
+    row = table.set_index(["rdm", "target"]).loc[("layer 0", "t2")]
+    assert row["r"] == pytest.approx(1.0)
+    for (rdm, target), r in table.set_index(["rdm", "target"])["r"].items():
+        assert r == pytest.approx(stats.kendalltau(rdms[rdm], targets[target]).statistic, abs=1e-13)
+    sp = rsa.compare_rdms(rdms, targets, method="spearman").set_index(["rdm", "target"])["r"]
+    for (rdm, target), r in sp.items():
+        assert r == pytest.approx(stats.spearmanr(rdms[rdm], targets[target]).statistic, abs=1e-13)
+
+
+def test_reproduce_writes_the_four_tables(planted, tmp_path, monkeypatch):
+    units, target = planted
+    res = rsa.searchlight(units, target, units_per_layer=4)
+    monkeypatch.setattr(rsa, "released_searchlight", lambda: res)
+    paths = rsa.reproduce(tmp_path)
+    assert sorted(p.name for p in paths) == ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv", "searchlight_summary.csv"]
+    ranks = pd.read_csv(tmp_path / "neuron_ranks.csv")
+    assert list(ranks.columns) == ["a", "b"] and len(ranks) == 12
+    assert ranks.loc[2, "a"] == 1.0
+    summary = pd.read_csv(tmp_path / "searchlight_summary.csv")
+    assert list(summary.columns) == ["attribute", "n_significant", "n_selective", "max_tau"]
+    with pytest.raises(ValueError, match="unknown profile 'full'"):
+        rsa.reproduce(tmp_path, profile="full")
+
+
+@pytest.mark.slow
+def test_released_searchlight_paper_path(tmp_path):
+    """The real released data (~40 s): shape, R emulation close to plain float64, significance present."""
+    res = rsa.released_searchlight(root=tmp_path)
+    assert res.tau.shape == (36864, 14) and res.units_per_layer == 3072
+    assert list(res.tau.columns) == list(emotions.ATTRIBUTES)
+    assert not res.tau.isna().any().any()
+    plain = rsa.released_searchlight(root=tmp_path, emulate_r=False)
+    assert np.abs(plain.tau.to_numpy() - res.tau.to_numpy()).max() < 1e-3
+    assert (plain.tau.to_numpy() != res.tau.to_numpy()).sum() < 1000
+    assert (res.summary()["n_significant"] > 0).all()
+    again = rsa.released_searchlight(root=tmp_path)  # from the artifact
+    pd.testing.assert_frame_equal(again.rank, res.rank)
