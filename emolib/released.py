@@ -46,6 +46,7 @@ __all__ = [
     "emotion_agreements",
     "ReleasedActivations",
     "activations",
+    "r_doubles",
     "prompt_accuracy",
     "masking_accuracy",
 ]
@@ -118,7 +119,7 @@ def affective_ratings() -> pd.DataFrame:
     """
     raw = pd.read_csv(data_path(*_RAW, "affective_features", "rawdata.csv"))
     flags = _qualtrics_base_flags(raw)
-    flags["attention"] = (raw["28_Arousal_1"] == 9) & (raw["28_Valence_1"] == 9)
+    flags["attention_check"] = (raw["28_Arousal_1"] == 9) & (raw["28_Valence_1"] == 9)
     flags["included"] = flags.all(axis=1)
     return _tidy_item_ratings(raw, flags, "Prolific ID ", {"Arousal": "arousal", "Valence": "valence"})
 
@@ -132,7 +133,7 @@ def face_ratings() -> pd.DataFrame:
     raw = pd.read_csv(data_path(*_RAW, "physical_features", "rawdata.csv"))
     flags = _qualtrics_base_flags(raw)
     checks = [c for c in raw.columns if c.startswith("28_")]
-    flags["attention"] = (raw[checks] == 9).all(axis=1)
+    flags["attention_check"] = (raw[checks] == 9).all(axis=1)
     flags["included"] = flags.all(axis=1)
     return _tidy_item_ratings(raw, flags, "Prolific ID ", _FACE_ITEMS)
 
@@ -142,7 +143,7 @@ def appraisal_ratings() -> pd.DataFrame:
     """The 38 appraisal items (1-9, ``NaN`` = not applicable, raw -99), one row per respondent.
 
     Columns: ``subject, emotion``, the 38 item names of :data:`APPRAISAL_ITEMS`, then the flags
-    ``finished, english, consent, attention, event_given, included``.
+    ``finished, english, consent, attention_check, event_given, included``.
 
     ``included`` follows the participants the original actually kept (300; 12 for anger,
     confusion and curiosity): finished, English, consent and both attention checks
@@ -154,9 +155,9 @@ def appraisal_ratings() -> pd.DataFrame:
     )
     flags = _qualtrics_base_flags(raw)
     flags["finished"] = raw["Finished"].astype(str).str.lower() != "false"
-    flags["attention"] = (pd.to_numeric(raw["42_Item_1"]) == 4) & (pd.to_numeric(raw["43_Item_1"]) == -99)
+    flags["attention_check"] = (pd.to_numeric(raw["42_Item_1"]) == 4) & (pd.to_numeric(raw["43_Item_1"]) == -99)
     flags["event_given"] = raw["Specific Event"] != "n/a"
-    flags["included"] = flags[["finished", "english", "consent", "attention"]].all(axis=1)
+    flags["included"] = flags[["finished", "english", "consent", "attention_check"]].all(axis=1)
     items = pd.DataFrame(
         {name: pd.to_numeric(raw[f"{col}_Item_1"]).replace(-99, np.nan) for col, name in APPRAISAL_ITEMS.items()}
     )
@@ -269,6 +270,16 @@ class ReleasedActivations:
         return self.values.shape[-1] // self.n_layers
 
 
+def r_doubles(values: np.ndarray) -> np.ndarray:
+    """float32 -> the float64 parsed from each value's shortest decimal text (what R read from the CSVs).
+
+    Example:
+        >>> float(r_doubles(np.float32([0.1]))[0])
+        0.1
+    """
+    return np.asarray(np.asarray(values, dtype=np.float32).astype(str), dtype=np.float64)
+
+
 def activations(order: tuple[str, ...] = PAPER_ORDER, as_r_doubles: bool = False) -> ReleasedActivations:
     """Load ``roberta_released/activations.npz`` (the 12 seeds; the ``all`` sum run is dropped).
 
@@ -282,7 +293,7 @@ def activations(order: tuple[str, ...] = PAPER_ORDER, as_r_doubles: bool = False
     seed_runs = [runs.index(str(s)) for s in PAPER_SEEDS]
     values = values[order_index(names, check_emotions(order))][:, seed_runs]  # [27, 12, 36864]
     if as_r_doubles:
-        values = np.asarray(values.astype(str), dtype=np.float64)
+        values = r_doubles(values)
     return ReleasedActivations(values=values, emotions=tuple(order), seeds=PAPER_SEEDS)
 
 
