@@ -115,7 +115,7 @@ def affective_ratings() -> pd.DataFrame:
 
     Inclusion (method notes 7.1): finished, English, consent, and the attention check
     (item 28) answered 9 for both scales. Columns: ``subject, emotion, attribute, rating,
-    finished, english, consent, attention, included``.
+    finished, english, consent, attention_check, included``.
     """
     raw = pd.read_csv(data_path(*_RAW, "affective_features", "rawdata.csv"))
     flags = _qualtrics_base_flags(raw)
@@ -145,10 +145,13 @@ def appraisal_ratings() -> pd.DataFrame:
     Columns: ``subject, emotion``, the 38 item names of :data:`APPRAISAL_ITEMS`, then the flags
     ``finished, english, consent, attention_check, event_given, included``.
 
-    ``included`` follows the participants the original actually kept (300; 12 for anger,
-    confusion and curiosity): finished, English, consent and both attention checks
-    (item 42 = 4, item 43 = -99). The method notes also list "Specific Event != n/a", which
-    would drop one more anger respondent (299); that criterion is the ``event_given`` column.
+    ``included`` applies all five criteria of the method notes (7.3): finished, English,
+    consent, both attention checks (item 42 = 4, item 43 = -99) and a specific event given
+    (``Specific Event`` not "n/a", column ``event_given``). That keeps 299 respondents (11 per
+    emotion, 12 for confusion and curiosity), the 299 approved rows of ``subjects.csv``; the
+    appraisal component scores computed from exactly these 299 reproduce the released
+    ``dist_emotional_PCs.csv`` to ~1e-14, while keeping the one anger respondent who wrote
+    "n/a" (300) does not (``tests/test_human.py``).
     """
     raw = pd.read_csv(
         data_path(*_RAW, "appraisal_features", "rawdata.csv"), header=0, skiprows=[1, 2], keep_default_na=False
@@ -157,7 +160,7 @@ def appraisal_ratings() -> pd.DataFrame:
     flags["finished"] = raw["Finished"].astype(str).str.lower() != "false"
     flags["attention_check"] = (pd.to_numeric(raw["42_Item_1"]) == 4) & (pd.to_numeric(raw["43_Item_1"]) == -99)
     flags["event_given"] = raw["Specific Event"] != "n/a"
-    flags["included"] = flags[["finished", "english", "consent", "attention_check"]].all(axis=1)
+    flags["included"] = flags[["finished", "english", "consent", "attention_check", "event_given"]].all(axis=1)
     items = pd.DataFrame(
         {name: pd.to_numeric(raw[f"{col}_Item_1"]).replace(-99, np.nan) for col, name in APPRAISAL_ITEMS.items()}
     )

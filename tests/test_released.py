@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from emolib import released
@@ -8,7 +9,7 @@ from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, PAPER_SEEDS
 
 def test_inclusion_counts_per_experiment():
     summary = released.inclusion_summary().set_index("experiment")
-    assert summary["included"].tolist() == [30, 30, 300, 61]
+    assert summary["included"].tolist() == [30, 30, 299, 61]
     assert summary["responses"].tolist() == [35, 36, 329, 69]
 
 
@@ -27,8 +28,13 @@ def test_appraisal_items_and_the_na_event_respondent():
     assert len(released.APPRAISAL_ITEMS) == 38
     assert app[list(released.APPRAISAL_ITEMS.values())].min().min() >= 1  # -99 became NaN
     kept = app[app["included"]]
-    assert kept["emotion"].value_counts().loc[["anger", "confusion", "curiosity"]].tolist() == [12, 12, 12]
-    assert (app["included"] & ~app["event_given"]).sum() == 1
+    assert kept["emotion"].value_counts().loc[["anger", "confusion", "curiosity"]].tolist() == [11, 12, 12]
+    assert not (app["included"] & ~app["event_given"]).any()  # "Specific Event" = "n/a" is excluded
+    checks_only = app[["finished", "english", "consent", "attention_check"]].all(axis=1)
+    assert (checks_only & ~app["event_given"]).sum() == 1  # the one anger respondent who wrote "n/a"
+    approved = pd.read_csv(data_path("model_emotion", "raw_data", "emotional_featuers", "appraisal_features",
+                                     "subjects.csv"))["participant_id"].dropna()
+    assert set(kept["subject"]) == set(approved.str.strip())  # the 299 approved rows of subjects.csv
 
 
 def test_similarity_ratings_shape_missing_cells_and_released_subject_rdms():
