@@ -96,9 +96,17 @@ def test_bootstrap_equals_a_scipy_loop_over_resamples():
     boot = human.bootstrap_taus(sim, att, n_boot=8, seed=11)
     draws = np.random.default_rng(11).integers(0, 61, size=(8, 61))
     for b in range(8):
-        mean = sim[draws[b]].mean(0)
+        mean = np.round(sim[draws[b]].mean(0), 9)  # exact ties whatever the summation order
         for a in range(3):
             assert boot[b, a] == pytest.approx(stats.kendalltau(mean, att[:, a]).statistic, abs=1e-12)
+
+
+def test_unrounded_bootstrap_means_break_exact_ties_by_float_noise():
+    sim = human.similarity_rdm(individual=True)
+    draws = np.random.default_rng(6).integers(0, 61, size=(200, 61))
+    exact_ties = [len(np.unique(np.round(sim[d].mean(0), 9))) for d in draws]
+    noisy = [len(np.unique(np.bincount(d, minlength=61) @ sim / 61)) for d in draws]
+    assert all(n >= e for n, e in zip(noisy, exact_ties)) and sum(noisy) > sum(exact_ties)
 
 
 def test_attribute_weights_table_and_determinism():
