@@ -24,7 +24,8 @@ def main(n_boot: int = 10_000, n_loop: int = 200) -> None:
 
     draws = np.random.default_rng(6).integers(0, similarity.shape[0], size=(n_loop, similarity.shape[0]))
     start = time.perf_counter()
-    slow = np.array([[stats.kendalltau(np.round(similarity[d].mean(0), 9), a).statistic for a in attributes.T] for d in draws])
+    slow = np.array([[stats.kendalltau(np.round(similarity[d].mean(0), 9), a).statistic for a in attributes.T]
+                     for d in draws])
     loop = (time.perf_counter() - start) * n_boot / n_loop
     assert np.allclose(slow, fast[:n_loop], atol=1e-12)
     print(f"{'approach':<40} {'resamples':>10} {'seconds':>10}")

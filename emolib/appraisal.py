@@ -83,7 +83,8 @@ def parallel_analysis(
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or np.isnan(x).any():
-        raise ValueError(f"parallel_analysis needs a complete 2-D array, got shape {x.shape} with NaN={np.isnan(x).any()}")
+        raise ValueError(f"parallel_analysis needs a complete 2-D array, got shape {x.shape} "
+                         f"with missing values: {bool(np.isnan(x).any())}")
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     observed = np.linalg.eigvalsh(_correlation(x))[::-1]
@@ -186,7 +187,8 @@ class AppraisalPCA:
         if self.rotation not in self.ROTATIONS:
             raise ValueError(f"unknown rotation {self.rotation!r}; valid choices: {', '.join(self.ROTATIONS)}")
         values = self._matrix(x)
-        self.items_ = list(x.columns) if isinstance(x, pd.DataFrame) else [f"item{k + 1}" for k in range(values.shape[1])]
+        default_names = [f"item{k + 1}" for k in range(values.shape[1])]
+        self.items_ = list(x.columns) if isinstance(x, pd.DataFrame) else default_names
         self.mean_ = values.mean(axis=0)
         self.scale_ = values.std(axis=0, ddof=1)
         self.correlation_ = _correlation(values)

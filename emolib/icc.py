@@ -84,7 +84,8 @@ def icc(x: np.ndarray, alpha: float = 0.05, interval: str = "psych") -> pd.DataF
     n, k = x.shape
     table = anova_two_way(x)
     msb, msj, mse = table["ms"]
-    msw = (table.loc["judge", "ss"] + table.loc["residual", "ss"]) / (table.loc["judge", "df"] + table.loc["residual", "df"])
+    within = table.loc[["judge", "residual"]].sum()
+    msw = within["ss"] / within["df"]  # psych: (SS_judge + SS_resid) / (df_judge + df_resid)
     icc1 = (msb - msw) / (msb + (k - 1) * msw)
     icc2 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
     icc3 = (msb - mse) / (msb + (k - 1) * mse)
