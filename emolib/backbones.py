@@ -248,7 +248,8 @@ def load_backbone(
 
     Args:
         backbone: e.g. ``"smollm2-135m"`` (embedded), ``"roberta-base"`` (hub, needs network or cache),
-            ``"/path/to/model"``, or ``(model, tokenizer)``.
+            ``"/path/to/model"``, ``(model, tokenizer)``, or ``"tiny-llama"`` (a tiny random model of a
+            supported family, for smoke tests and demos).
         kind: force ``"masked"`` or ``"causal"``; inferred from the model class otherwise.
         device: where to put the model (default: stays where it is; CPU for loaded models).
         dtype: optional dtype to load or cast the weights to.
@@ -281,6 +282,16 @@ def load_backbone(
 def _load_by_name(name: str, kind: Kind | None, dtype: torch.dtype | None) -> Backbone:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
+    if name.startswith("tiny-"):
+        from emolib.tiny import tiny_backbone
+
+        family = name.removeprefix("tiny-")
+        if family not in SUPPORTED_FAMILIES:
+            raise ValueError(f"unknown tiny backbone {name!r}; valid choices: "
+                             + ", ".join(f"tiny-{f}" for f in SUPPORTED_FAMILIES))
+        backbone = tiny_backbone(family)
+        backbone.name = name
+        return backbone
     path: str | Path = name
     if name in EMBEDDED:
         path = _embedded_path(name)

@@ -92,6 +92,15 @@ def chapter_parameters(path: Path) -> dict[str, Any]:
         tmp.unlink(missing_ok=True)
 
 
+def _code_cell_number(notebook: Path, cell_index: int) -> int:
+    """1-based number of a cell among the chapter's own code cells (papermill's injected cell excluded)."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells
+             if "papermill-error-cell-tag" not in c.metadata.get("tags", [])][: cell_index + 1]
+    return sum(c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []) for c in cells)
+
+
 def _parse_value(text: Any) -> Any:
     return yaml.safe_load(text) if isinstance(text, str) else text
 
@@ -199,7 +208,8 @@ def build_book(
                 )
             except PapermillExecutionError as err:
                 raise BookBuildError(
-                    f"chapter {path.stem!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
+                    f"chapter {path.stem!r} failed in code cell {_code_cell_number(target, err.cell_index)} "
+                    f"({err.ename}: {err.evalue}).\n"
                     f"Cell source:\n{err.source}\nExecuted notebook: {target}"
                 ) from None
             seconds = time.perf_counter() - start

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import logging
 import sys
 from pathlib import Path
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "reproduce":
             module = importlib.import_module(REPRODUCIBLE[args.what])
             options = {k: v for k, v in (("backbone", args.backbone), ("profile", args.profile), ("seed", args.seed)) if v is not None}
+            accepted = inspect.signature(module.reproduce).parameters
+            unknown = [k for k in options if k not in accepted]
+            if unknown:
+                raise ValueError(f"emolib reproduce {args.what} does not take --{unknown[0]}; it takes: "
+                                 + ", ".join(f"--{k}" for k in accepted if k != "out_dir"))
             for path in module.reproduce(args.out, **options):
                 print(path)
         elif args.command == "train":

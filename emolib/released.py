@@ -46,6 +46,7 @@ __all__ = [
     "emotion_agreements",
     "ReleasedActivations",
     "activations",
+    "r_doubles",
     "prompt_accuracy",
     "masking_accuracy",
 ]
@@ -114,11 +115,11 @@ def affective_ratings() -> pd.DataFrame:
 
     Inclusion (method notes 7.1): finished, English, consent, and the attention check
     (item 28) answered 9 for both scales. Columns: ``subject, emotion, attribute, rating,
-    finished, english, consent, attention, included``.
+    finished, english, consent, attention_check, included``.
     """
     raw = pd.read_csv(data_path(*_RAW, "affective_features", "rawdata.csv"))
     flags = _qualtrics_base_flags(raw)
-    flags["attention"] = (raw["28_Arousal_1"] == 9) & (raw["28_Valence_1"] == 9)
+    flags["attention_check"] = (raw["28_Arousal_1"] == 9) & (raw["28_Valence_1"] == 9)
     flags["included"] = flags.all(axis=1)
     return _tidy_item_ratings(raw, flags, "Prolific ID ", {"Arousal": "arousal", "Valence": "valence"})
 
@@ -132,7 +133,7 @@ def face_ratings() -> pd.DataFrame:
     raw = pd.read_csv(data_path(*_RAW, "physical_features", "rawdata.csv"))
     flags = _qualtrics_base_flags(raw)
     checks = [c for c in raw.columns if c.startswith("28_")]
-    flags["attention"] = (raw[checks] == 9).all(axis=1)
+    flags["attention_check"] = (raw[checks] == 9).all(axis=1)
     flags["included"] = flags.all(axis=1)
     return _tidy_item_ratings(raw, flags, "Prolific ID ", _FACE_ITEMS)
 
@@ -142,21 +143,24 @@ def appraisal_ratings() -> pd.DataFrame:
     """The 38 appraisal items (1-9, ``NaN`` = not applicable, raw -99), one row per respondent.
 
     Columns: ``subject, emotion``, the 38 item names of :data:`APPRAISAL_ITEMS`, then the flags
-    ``finished, english, consent, attention, event_given, included``.
+    ``finished, english, consent, attention_check, event_given, included``.
 
-    ``included`` follows the participants the original actually kept (300; 12 for anger,
-    confusion and curiosity): finished, English, consent and both attention checks
-    (item 42 = 4, item 43 = -99). The method notes also list "Specific Event != n/a", which
-    would drop one more anger respondent (299); that criterion is the ``event_given`` column.
+    ``included`` applies all five criteria of the method notes (7.3): finished, English,
+    consent, both attention checks (item 42 = 4, item 43 = -99) and a specific event given
+    (``Specific Event`` not "n/a", column ``event_given``). That keeps 299 respondents (11 per
+    emotion, 12 for confusion and curiosity), the 299 approved rows of ``subjects.csv``; the
+    appraisal component scores computed from exactly these 299 reproduce the released
+    ``dist_emotional_PCs.csv`` to ~1e-14, while keeping the one anger respondent who wrote
+    "n/a" (300) does not (``tests/test_human.py``).
     """
     raw = pd.read_csv(
         data_path(*_RAW, "appraisal_features", "rawdata.csv"), header=0, skiprows=[1, 2], keep_default_na=False
     )
     flags = _qualtrics_base_flags(raw)
     flags["finished"] = raw["Finished"].astype(str).str.lower() != "false"
-    flags["attention"] = (pd.to_numeric(raw["42_Item_1"]) == 4) & (pd.to_numeric(raw["43_Item_1"]) == -99)
+    flags["attention_check"] = (pd.to_numeric(raw["42_Item_1"]) == 4) & (pd.to_numeric(raw["43_Item_1"]) == -99)
     flags["event_given"] = raw["Specific Event"] != "n/a"
-    flags["included"] = flags[["finished", "english", "consent", "attention"]].all(axis=1)
+    flags["included"] = flags[["finished", "english", "consent", "attention_check", "event_given"]].all(axis=1)
     items = pd.DataFrame(
         {name: pd.to_numeric(raw[f"{col}_Item_1"]).replace(-99, np.nan) for col, name in APPRAISAL_ITEMS.items()}
     )
@@ -269,6 +273,16 @@ class ReleasedActivations:
         return self.values.shape[-1] // self.n_layers
 
 
+def r_doubles(values: np.ndarray) -> np.ndarray:
+    """float32 -> the float64 parsed from each value's shortest decimal text (what R read from the CSVs).
+
+    Example:
+        >>> float(r_doubles(np.float32([0.1]))[0])
+        0.1
+    """
+    return np.asarray(np.asarray(values, dtype=np.float32).astype(str), dtype=np.float64)
+
+
 def activations(order: tuple[str, ...] = PAPER_ORDER, as_r_doubles: bool = False) -> ReleasedActivations:
     """Load ``roberta_released/activations.npz`` (the 12 seeds; the ``all`` sum run is dropped).
 
@@ -282,7 +296,7 @@ def activations(order: tuple[str, ...] = PAPER_ORDER, as_r_doubles: bool = False
     seed_runs = [runs.index(str(s)) for s in PAPER_SEEDS]
     values = values[order_index(names, check_emotions(order))][:, seed_runs]  # [27, 12, 36864]
     if as_r_doubles:
-        values = np.asarray(values.astype(str), dtype=np.float64)
+        values = r_doubles(values)
     return ReleasedActivations(values=values, emotions=tuple(order), seeds=PAPER_SEEDS)
 
 
