@@ -40,7 +40,9 @@ from emolib.stats import bh_q, paper_q
 __all__ = [
     "tie_statistics", "kendall_tau_b", "kendall_tau_a", "spearman_rho",
     "prompt_mask", "unit_rdms", "SearchlightResult", "searchlight",
-    "METRICS", "model_rdms", "compare_rdms", "OUTLIER_PROMPTS", "released_searchlight", "reproduce",
+    "METRICS", "model_rdms", "compare_rdms", "OUTLIER_PROMPTS", "released_searchlight", "prompt_statistics",
+    "prompt_influence",
+    "compare_searchlights", "reproduce",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -354,6 +356,55 @@ def released_searchlight(
     with art.writing(n_units=rdms.shape[1]) as folder:
         result.save(folder)
     return result
+
+
+def prompt_statistics(activations: np.ndarray, emotions: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
+    """Per prompt: share of positive units, max and mean activation, and robust z of each (median/MAD).
+
+    Args:
+        activations: ``[emotions, seeds, units]``.
+
+    Returns:
+        DataFrame ``emotion, seed, share_positive, max, mean, z_share_positive, z_max, z_mean``.
+    """
+    a = np.asarray(activations)
+    frame = pd.DataFrame({"emotion": np.repeat(list(emotions), len(seeds)), "seed": np.tile(list(seeds), len(emotions)),
+                          "share_positive": (a > 0).mean(-1).ravel(), "max": a.max(-1).ravel(), "mean": a.mean(-1).ravel()})
+    for col in ("share_positive", "max", "mean"):
+        centre = frame[col].median()
+        frame[f"z_{col}"] = (frame[col] - centre) / (1.4826 * (frame[col] - centre).abs().median())
+    return frame
+
+
+def prompt_influence(activations: np.ndarray, valid: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Per unit, the share of its summed per-seed distances (sum over pairs and seeds of |a_i - a_j|) that
+    comes from the (pair, seed) cells touching an invalid prompt of ``valid [emotions, seeds]``, ``[units]``."""
+    a = np.asarray(activations)
+    i, j = pair_indices(a.shape[0])
+    touched = ~(np.asarray(valid, bool)[i] & np.asarray(valid, bool)[j])  # [pairs, seeds]
+    share = np.empty(a.shape[2])
+    for start in range(0, a.shape[2], chunk):
+        block = a[:, :, start : start + chunk].astype(np.float64)
+        dist = np.abs(block[i] - block[j])  # [pairs, seeds, c]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share[start : start + chunk] = np.einsum("ps,psc->c", touched.astype(float), dist) / dist.sum((0, 1))
+    return share
+
+
+def compare_searchlights(a: SearchlightResult, b: SearchlightResult, n: int = 4000) -> pd.DataFrame:
+    """Per attribute: significant units in ``a`` and ``b``, overlap of their top-``n`` sets, tau agreement.
+
+    Returns:
+        DataFrame indexed by attribute: ``significant_a, significant_b, top_n_overlap`` (share of a's
+        top-n also in b's), ``tau_spearman`` (Spearman rho of the two tau vectors over units).
+    """
+    if list(a.attributes) != list(b.attributes) or len(a.tau) != len(b.tau):
+        raise ValueError("the two results need the same units and attributes")
+    top_a, top_b = a.top(n), b.top(n)
+    rho = [stats.spearmanr(a.tau[c], b.tau[c], nan_policy="omit").statistic for c in a.attributes]
+    return pd.DataFrame({"significant_a": a.significant.sum(), "significant_b": b.significant.sum(),
+                         "top_n_overlap": (top_a & top_b).sum() / top_a.sum(), "tau_spearman": rho},
+                        index=pd.Index(a.attributes, name="attribute"))
 
 
 def reproduce(out_dir: str | Path, profile: str | None = None, seed: int | None = None) -> list[Path]:

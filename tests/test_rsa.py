@@ -172,3 +172,41 @@ def test_released_searchlight_paper_path(tmp_path):
     assert (res.summary()["n_significant"] > 0).all()
     again = rsa.released_searchlight(root=tmp_path)  # from the artifact
     pd.testing.assert_frame_equal(again.rank, res.rank)
+
+
+def test_prompt_statistics_flags_an_extreme_prompt():
+    rng = np.random.default_rng(4)
+    a = rng.normal(-1, 0.5, size=(27, 3, 200))
+    a[5, 1] = rng.normal(2, 3, size=200)  # one prompt with many positive units and a large maximum
+    stats_ = rsa.prompt_statistics(a, emotions.PAPER_ORDER, (1, 3, 5))
+    assert len(stats_) == 81
+    top = stats_.sort_values("z_share_positive").iloc[-1]
+    assert (top["emotion"], top["seed"]) == (emotions.PAPER_ORDER[5], 3)
+    assert top["share_positive"] == pytest.approx((a[5, 1] > 0).mean())
+
+
+def test_prompt_influence_is_the_share_of_distance_mass(acts):
+    valid = rsa.prompt_mask(emotions.PAPER_ORDER, (1, 3, 5, 7), [("joy", 5)])
+    share = rsa.prompt_influence(acts, valid, chunk=5)
+    joy = emotions.PAPER_ORDER.index("joy")
+    unit = 3
+    total = touched = 0.0
+    for i, j in emotions.pair_list(27):
+        for s in range(4):
+            d = abs(acts[i, s, unit] - acts[j, s, unit])
+            total += d
+            touched += d if (s == 2 and joy in (i, j)) else 0.0
+    assert share[unit] == pytest.approx(touched / total, rel=1e-12)
+    assert np.all(rsa.prompt_influence(acts, np.ones((27, 4), bool)) == 0)
+
+
+def test_compare_searchlights(planted):
+    units, target = planted
+    res = rsa.searchlight(units, target, units_per_layer=4)
+    same = rsa.compare_searchlights(res, res, n=3)
+    np.testing.assert_array_equal(same["top_n_overlap"], [1.0, 1.0])
+    np.testing.assert_allclose(same["tau_spearman"], [1.0, 1.0])
+    shuffled = rsa.searchlight(units[::-1].copy(), target, units_per_layer=4)
+    assert (rsa.compare_searchlights(res, shuffled)["tau_spearman"] < 1).all()
+    with pytest.raises(ValueError, match="same units and attributes"):
+        rsa.compare_searchlights(res, rsa.searchlight(units[:, :8], target, units_per_layer=4))

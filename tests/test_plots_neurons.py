@@ -1,0 +1,57 @@
+"""Tests of the searchlight figures: each builds from a small result and shows what it claims."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from emolib import emotions, plots_neurons, rsa  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def result() -> rsa.SearchlightResult:
+    rng = np.random.default_rng(0)
+    target = pd.DataFrame({"arousal": rng.random(351), "valence": rng.random(351), "control": rng.random(351)})
+    units = rng.random((351, 24))
+    units[:, 3] = target["arousal"] + 0.05 * rng.random(351)
+    units[:, 10] = target["valence"]
+    units[:, 17] = target["valence"] + 0.01 * rng.random(351)
+    return rsa.searchlight(units, target, units_per_layer=8)
+
+
+def test_top_rank_order_follows_attribute_then_rank(result):
+    order = plots_neurons.top_rank_order(result, n=2)
+    rank = result.rank
+    first = rank.index[rank["arousal"] <= 2][np.argsort(rank.loc[rank["arousal"] <= 2, "arousal"].to_numpy())]
+    assert list(order[: len(first)]) == list(first)
+    assert order[0] == 3 and len(set(order)) == len(order)
+    assert set(order) == set(rank.index[(rank <= 2).any(axis=1)])
+
+
+def test_figures_build(result):
+    figures = [
+        plots_neurons.top_rank_map_figure(result, n=3),
+        plots_neurons.significant_per_layer_figure(result),
+        plots_neurons.significant_tau_figure(result),
+        plots_neurons.unit_rdm_figure(np.arange(351.0), np.arange(351.0)[::-1], emotions.PAPER_ORDER, ("unit", "human")),
+    ]
+    assert len(figures[1].axes) == 7  # 3 attribute panels + 4 blank cells of the 7-wide grid
+    assert len(figures[2].axes) == 3 + 1  # one strip per layer + colour bar
+    image = figures[0].axes[0].images[0].get_array()
+    assert image.shape[0] == 3 and np.nanmax(image) <= 3
+    table = pd.DataFrame({"metric": "cosine", "rdm": ["layer 0", "layer 1", "all"] * 2,
+                          "target": ["similarity"] * 3 + ["valence"] * 3, "r": [0.1, 0.2, 0.15, 0.3, 0.2, 0.25]})
+    fig = plots_neurons.whole_model_figure(table)
+    assert [line.get_label() for line in fig.axes[0].lines[:2]] == ["similarity", "valence"]
+    prompts = rsa.prompt_statistics(np.random.default_rng(1).normal(size=(27, 2, 50)), emotions.PAPER_ORDER, (1, 2))
+    fig = plots_neurons.prompt_outliers_figure(prompts, [("joy", 2)])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["joy-2"]
+    comparison = rsa.compare_searchlights(result, result, n=2)
+    assert len(plots_neurons.robustness_figure(comparison).axes) == 2
+    plt.close("all")
