@@ -93,10 +93,10 @@ def significant_tau_figure(result: SearchlightResult) -> plt.Figure:
     not significant), as the paper's ``RoBERTa_signif_tau`` figure."""
     tau = result.tau.where(result.significant).to_numpy()  # [units, attributes]
     per_layer = tau.reshape(result.n_layers, result.units_per_layer, -1)
-    vmax = np.nanmax(tau) if np.isfinite(tau).any() else 1.0
+    vmin, vmax = (np.nanmin(tau), np.nanmax(tau)) if np.isfinite(tau).any() else (0.0, 1.0)
     fig, axes = plt.subplots(result.n_layers, 1, figsize=(9, 0.75 * result.n_layers + 0.8), sharex=True, squeeze=False)
     for k, ax in enumerate(axes[:, 0]):
-        shown = ax.imshow(per_layer[k].T, aspect="auto", interpolation="nearest", cmap="magma", vmin=0, vmax=vmax)
+        shown = ax.imshow(per_layer[k].T, aspect="auto", interpolation="nearest", cmap="magma", vmin=vmin, vmax=vmax)
         ax.set_yticks([])
         ax.set_ylabel(f"{k + 1}", rotation=0, ha="right", va="center", fontsize=8)
     axes[-1, 0].set_xlabel("unit within layer")

@@ -258,7 +258,8 @@ def model_rdms(
         valid: optional ``[emotions, seeds]`` mask of prompts to use (as in :func:`unit_rdms`).
 
     Returns:
-        DataFrame ``[pairs, layers + 1]``: columns ``layer 0 ... layer L-1`` and ``all``.
+        DataFrame ``[pairs, layers + 1]``: columns ``layer 1 ... layer L`` (numbered from 1 as in the
+        paper's figures) and ``all``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; valid choices: {', '.join(METRICS)}")
@@ -290,7 +291,7 @@ def model_rdms(
             d = np.sqrt(stat)
         return (weight * d).sum(1)
 
-    out = {f"layer {k}": distance(stat) for k, stat in enumerate(per_layer)}
+    out = {f"layer {k + 1}": distance(stat) for k, stat in enumerate(per_layer)}
     if metric == "cosine":
         out["all"] = distance((sum(d for d, _ in per_layer), sum(q for _, q in per_layer)))
     else:

@@ -118,13 +118,13 @@ def test_searchlight_validation_and_round_trip(planted, tmp_path):
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
 def test_model_rdms_match_scipy_pdist(acts, metric):
     rdms = rsa.model_rdms(acts, units_per_layer=4, metric=metric)
-    assert list(rdms.columns) == ["layer 0", "layer 1", "layer 2", "all"]
+    assert list(rdms.columns) == ["layer 1", "layer 2", "layer 3", "all"]
     i, j = emotions.pair_indices(27)
 
     def ref(cols: slice) -> np.ndarray:
         return np.mean([squareform(pdist(acts[:, s, cols], metric))[i, j] for s in range(4)], axis=0)
 
-    np.testing.assert_allclose(rdms["layer 1"], ref(slice(4, 8)), rtol=1e-12)
+    np.testing.assert_allclose(rdms["layer 2"], ref(slice(4, 8)), rtol=1e-12)
     np.testing.assert_allclose(rdms["all"], ref(slice(0, 12)), rtol=1e-12)
     with pytest.raises(ValueError, match="unknown metric 'manhattan'"):
         rsa.model_rdms(acts, 4, metric="manhattan")
@@ -132,10 +132,10 @@ def test_model_rdms_match_scipy_pdist(acts, metric):
 
 def test_compare_rdms_against_scipy(acts):
     rdms = rsa.model_rdms(acts, units_per_layer=4)
-    targets = pd.DataFrame({"t1": np.random.default_rng(2).random(351), "t2": rdms["layer 0"].to_numpy() ** 2})
+    targets = pd.DataFrame({"t1": np.random.default_rng(2).random(351), "t2": rdms["layer 1"].to_numpy() ** 2})
     table = rsa.compare_rdms(rdms, targets)
     assert len(table) == 8 and list(table.columns) == ["rdm", "target", "r", "p"]
-    row = table.set_index(["rdm", "target"]).loc[("layer 0", "t2")]
+    row = table.set_index(["rdm", "target"]).loc[("layer 1", "t2")]
     assert row["r"] == pytest.approx(1.0)
     for (rdm, target), r in table.set_index(["rdm", "target"])["r"].items():
         assert r == pytest.approx(stats.kendalltau(rdms[rdm], targets[target]).statistic, abs=1e-13)
