@@ -50,7 +50,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
 
-    picks = [(int(u), int(a)) for u, a in zip(rng.integers(0, x.shape[1], args.scipy_tests), rng.integers(0, 14, args.scipy_tests))]
+    units_drawn, attributes_drawn = rng.integers(0, x.shape[1], args.scipy_tests), rng.integers(0, 14, args.scipy_tests)
+    picks = [(int(u), int(a)) for u, a in zip(units_drawn, attributes_drawn)]
     seconds, scipy_res = _timed(lambda: [stats.kendalltau(x[:, u], y[:, a], alternative="greater", method="asymptotic")
                                          for u, a in picks])
     rows.append(("scipy.stats.kendalltau loop", args.scipy_tests, seconds, seconds * N_TESTS / args.scipy_tests))
@@ -78,7 +79,8 @@ def main() -> None:
 
     scipy_tau = np.array([r.statistic for r in scipy_res])
     ours = np.array([tau_cpu[u, a] for u, a in picks])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, torch {torch.__version__}")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} CPUs visible, torch {torch.__version__}")
     print(f"workload: {x.shape[1]} units x {y.shape[1]} attributes = {N_TESTS:,} tau-b tests, n = {x.shape[0]}\n")
     print("| method | tests timed | seconds timed | seconds for all 516,096 | speed-up vs scipy |")
     print("|---|---:|---:|---:|---:|")

@@ -105,7 +105,9 @@ def significant_tau_figure(result: SearchlightResult) -> plt.Figure:
     return fig
 
 
-def unit_rdm_figure(unit_rdm: np.ndarray, human_rdm: np.ndarray, labels: Sequence[str], titles: tuple[str, str]) -> plt.Figure:
+def unit_rdm_figure(
+    unit_rdm: np.ndarray, human_rdm: np.ndarray, labels: Sequence[str], titles: tuple[str, str]
+) -> plt.Figure:
     """A unit's RDM beside a human attribute RDM (both rank-equalised, as the paper's RDM images)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
     for ax, vector, title in zip(axes, (unit_rdm, human_rdm), titles):
@@ -127,7 +129,10 @@ def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity") -> pl
         x = np.arange(1, len(layer_rdms) + 1)
         for k, target in enumerate(targets):
             rows = part[part["target"] == target].set_index("rdm")["r"]
-            style = {"color": "black", "lw": 2.2, "zorder": 3} if target == highlight else {"color": cmap(k % 20), "lw": 1}
+            if target == highlight:
+                style = {"color": "black", "lw": 2.2, "zorder": 3}
+            else:
+                style = {"color": cmap(k % 20), "lw": 1}
             ax.plot(x, rows.loc[layer_rdms].to_numpy(), label=target, **style)
             if "all" in rows.index:
                 ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3)
@@ -158,7 +163,9 @@ def prompt_outliers_figure(prompts: pd.DataFrame, flagged: Sequence[tuple[str, i
     return fig
 
 
-def robustness_figure(comparison: pd.DataFrame, labels: tuple[str, str] = ("all prompts", "without flagged")) -> plt.Figure:
+def robustness_figure(
+    comparison: pd.DataFrame, labels: tuple[str, str] = ("all prompts", "without flagged")
+) -> plt.Figure:
     """Significant units per attribute in two searchlights, and how much of the first's top-N the
     second keeps. ``comparison``: output of :func:`emolib.rsa.compare_searchlights`."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1]})

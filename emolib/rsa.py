@@ -174,7 +174,8 @@ class SearchlightResult:
 
     def with_correction(self, correction: str, alpha: float | None = None) -> SearchlightResult:
         """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
-        return SearchlightResult(self.tau, self.p, self.units_per_layer, self.alpha if alpha is None else alpha, correction)
+        alpha = self.alpha if alpha is None else alpha
+        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction)
 
     def summary(self) -> pd.DataFrame:
         """Per attribute: ``n_significant``, ``n_selective`` (selective units of that attribute), ``max_tau``."""
@@ -237,9 +238,11 @@ def searchlight(
     """
     unit_rdms = np.asarray(unit_rdms)
     if not isinstance(attribute_rdms, pd.DataFrame):
-        raise ValueError(f"attribute_rdms must be a DataFrame with one named column per attribute, got {type(attribute_rdms).__name__}")
+        kind = type(attribute_rdms).__name__
+        raise ValueError(f"attribute_rdms must be a DataFrame with one named column per attribute, got {kind}")
     if unit_rdms.ndim != 2 or unit_rdms.shape[0] != len(attribute_rdms):
-        raise ValueError(f"unit_rdms {unit_rdms.shape} and attribute_rdms {attribute_rdms.shape} need the same pairs (rows)")
+        raise ValueError(
+            f"unit_rdms {unit_rdms.shape} and attribute_rdms {attribute_rdms.shape} need the same pairs (rows)")
     tau, p = kendall_tau_b(unit_rdms, attribute_rdms.to_numpy(np.float64), "greater", chunk=chunk, device=device)
     columns = pd.Index(attribute_rdms.columns, name="attribute")
     frame = lambda v: pd.DataFrame(v, columns=columns).rename_axis("unit")  # noqa: E731
@@ -351,7 +354,10 @@ def released_searchlight(
         art.mark_used()
         return SearchlightResult.load(art.path)
     acts = released.activations(order=PAPER_ORDER)  # float32 [27, 12, 36864]
-    values = rcompat.parse_float32_as_r(acts.values) if emulate_r else np.asarray(acts.values.astype(str), dtype=np.float64)
+    if emulate_r:
+        values = rcompat.parse_float32_as_r(acts.values)  # the doubles fread parsed from the CSVs
+    else:
+        values = np.asarray(acts.values.astype(str), dtype=np.float64)  # correctly rounded CSV values
     rdms = unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
     result = searchlight(rdms, targets, acts.units_per_layer)
     with art.writing(n_units=rdms.shape[1]) as folder:
@@ -369,8 +375,10 @@ def prompt_statistics(activations: np.ndarray, emotions: Sequence[str], seeds: S
         DataFrame ``emotion, seed, share_positive, max, mean, z_share_positive, z_max, z_mean``.
     """
     a = np.asarray(activations)
-    frame = pd.DataFrame({"emotion": np.repeat(list(emotions), len(seeds)), "seed": np.tile(list(seeds), len(emotions)),
-                          "share_positive": (a > 0).mean(-1).ravel(), "max": a.max(-1).ravel(), "mean": a.mean(-1).ravel()})
+    frame = pd.DataFrame({
+        "emotion": np.repeat(list(emotions), len(seeds)), "seed": np.tile(list(seeds), len(emotions)),
+        "share_positive": (a > 0).mean(-1).ravel(), "max": a.max(-1).ravel(), "mean": a.mean(-1).ravel(),
+    })
     for col in ("share_positive", "max", "mean"):
         centre = frame[col].median()
         frame[f"z_{col}"] = (frame[col] - centre) / (1.4826 * (frame[col] - centre).abs().median())

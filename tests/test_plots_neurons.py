@@ -39,7 +39,8 @@ def test_figures_build(result):
         plots_neurons.top_rank_map_figure(result, n=3),
         plots_neurons.significant_per_layer_figure(result),
         plots_neurons.significant_tau_figure(result),
-        plots_neurons.unit_rdm_figure(np.arange(351.0), np.arange(351.0)[::-1], emotions.PAPER_ORDER, ("unit", "human")),
+        plots_neurons.unit_rdm_figure(np.arange(351.0), np.arange(351.0)[::-1], emotions.PAPER_ORDER,
+                                      ("unit", "human")),
     ]
     assert len(figures[1].axes) == 7  # 3 attribute panels + 4 blank cells of the 7-wide grid
     assert len(figures[2].axes) == 3 + 1  # one strip per layer + colour bar

@@ -117,7 +117,8 @@ def test_tau_a_matches_definition_and_rsatoolbox(tied):
     tau_a = kendall_tau_a(x[:, :5], y[:, :2])
     n0 = x.shape[0] * (x.shape[0] - 1) / 2
     for a, b in itertools.product(range(5), range(2)):
-        s = sum(np.sign(x[i, a] - x[j, a]) * np.sign(y[i, b] - y[j, b]) for i, j in itertools.combinations(range(60), 2))
+        pairs = itertools.combinations(range(60), 2)
+        s = sum(np.sign(x[i, a] - x[j, a]) * np.sign(y[i, b] - y[j, b]) for i, j in pairs)
         assert tau_a[a, b] == pytest.approx(s / n0, abs=1e-15)
     rng = np.random.default_rng(3)
     rdms = rng.integers(0, 5, (4, 351)).astype(float)

@@ -68,8 +68,8 @@ def planted() -> tuple[np.ndarray, pd.DataFrame]:
 def test_searchlight_tables(planted):
     units, target = planted
     res = rsa.searchlight(units, target, units_per_layer=4)
-    ref = np.array([[stats.kendalltau(units[:, u], target[c], alternative="greater", method="asymptotic").pvalue for c in "ab"]
-                    for u in range(12) if u != 9])
+    ref = np.array([[stats.kendalltau(units[:, u], target[c], alternative="greater", method="asymptotic").pvalue
+                     for c in "ab"] for u in range(12) if u != 9])
     np.testing.assert_allclose(res.p.drop(index=9).to_numpy(), ref, rtol=1e-10)
     assert res.rank.loc[2, "a"] == 1.0
     assert res.rank.loc[5, "b"] == res.rank.loc[6, "b"] == 1.5  # average ties, like R's rank(-tau)
@@ -149,7 +149,8 @@ def test_reproduce_writes_the_four_tables(planted, tmp_path, monkeypatch):
     res = rsa.searchlight(units, target, units_per_layer=4)
     monkeypatch.setattr(rsa, "released_searchlight", lambda: res)
     paths = rsa.reproduce(tmp_path)
-    assert sorted(p.name for p in paths) == ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv", "searchlight_summary.csv"]
+    expected = ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv", "searchlight_summary.csv"]
+    assert sorted(p.name for p in paths) == expected
     ranks = pd.read_csv(tmp_path / "neuron_ranks.csv")
     assert list(ranks.columns) == ["a", "b"] and len(ranks) == 12
     assert ranks.loc[2, "a"] == 1.0
