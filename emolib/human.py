@@ -35,16 +35,14 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import time
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from emolib import released
+from emolib import rcompat, released
 from emolib.appraisal import AppraisalPCA
 from emolib.artifacts import atomic_write_csv
 from emolib.emotions import ATTRIBUTES, EMOTIONS, NEUTRAL, PAPER_ORDER, pair_indices, pair_reorder_index
@@ -73,41 +71,15 @@ def _check(name: str, value: object, valid: tuple) -> None:
         raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(map(str, valid))}")
 
 
-@lru_cache(maxsize=None)
-def _exp_significand(exponent: int) -> tuple[float, int]:
-    """``2**exponent = s * 10**p`` with ``s`` in [1, 10): ``(s as double, p)`` (fwrite's lookup tables)."""
-    value = Fraction(2) ** exponent
-    p = math.floor(exponent * math.log10(2))
-    while value / Fraction(10) ** p >= 10:
-        p += 1
-    while value / Fraction(10) ** p < 1:
-        p -= 1
-    return float(value / Fraction(10) ** p), p
-
-
-def _fwrite_one(x: float) -> float:
-    if x == 0 or not math.isfinite(x):
-        return x
-    mantissa, exponent = math.frexp(abs(x))  # |x| = mantissa * 2**exponent, mantissa in [0.5, 1)
-    significand, power = _exp_significand(exponent - 1)
-    y = (2 * mantissa) * significand
-    if y >= 9.99999999999999:
-        y, power = y / 10, power + 1
-    digits = int(y * 1e15)  # 16 digits, truncated as fwrite does
-    digits = (digits + 10 if digits % 10 >= 5 else digits) // 10
-    return math.copysign(float(f"{digits}e{power - 14}"), x)
-
-
 def fwrite_round(x: np.ndarray) -> np.ndarray:
-    """The doubles R reads back from ``data.table::fwrite``'s 15-significant-digit text of ``x``.
+    """The doubles R reads back from ``data.table::fwrite``'s 15-significant-digit text of ``x``
+    (:func:`emolib.rcompat.fwrite_round_trip`).
 
     Example:
         >>> float(fwrite_round(np.array([2.066666666666667 - 1.7333333333333334]))[0])
         0.333333333333334
     """
-    x = np.asarray(x, dtype=np.float64)
-    unique, inverse = np.unique(x, return_inverse=True)
-    return np.array([_fwrite_one(float(v)) for v in unique])[inverse].reshape(x.shape)
+    return rcompat.fwrite_round_trip(x)
 
 
 def _paper_pairs(scores: np.ndarray) -> np.ndarray:
