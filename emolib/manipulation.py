@@ -213,13 +213,17 @@ def human_correlation(
     for (k, emotion), group in per_emotion.groupby(["k", "emotion"], sort=True):
         diffs = group.set_index("attribute")["diff"].reindex(tau.index)
         ok = diffs.notna().to_numpy()
-        r = stats.pearsonr(diffs.to_numpy()[ok], tau.to_numpy()[ok]).statistic if ok.sum() > 2 else np.nan
+        x, y = diffs.to_numpy()[ok], tau.to_numpy()[ok]
+        r = stats.pearsonr(x, y).statistic if ok.sum() > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else np.nan
         rows.append((k, emotion, r))
     per_r = pd.DataFrame(rows, columns=["k", "emotion", "r"])
     per_r["z"] = np.arctanh(per_r["r"])
     out = []
     for k, group in per_r.groupby("k", sort=True):
         z = group["z"].dropna().to_numpy()
+        if len(z) < 2:
+            out.append((k, np.tanh(z.mean()) if len(z) else np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, len(z)))
+            continue
         res = stats.ttest_1samp(z, 0.0)
         low, high = res.confidence_interval(1 - alpha)
         out.append((k, np.tanh(z.mean()), res.statistic, res.df, res.pvalue, np.tanh(low), np.tanh(high), len(z)))
