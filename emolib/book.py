@@ -30,7 +30,9 @@ __all__ = ["BookBuildError", "repository_root", "chapter_files", "chapter_parame
 
 logger = logging.getLogger(__name__)
 
-PROFILES = ("quick", "paper")
+#: ``quick``: CPU minutes on the embedded backbone; ``paper``: the original protocol (a GPU);
+#: ``smoke``: a tiny backbone and minimal sizes, to check the book machinery (CI), not the science.
+PROFILES = ("quick", "paper", "smoke")
 
 
 class BookBuildError(RuntimeError):

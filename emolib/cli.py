@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     book = sub.add_parser("book", help="execute every chapter (papermill) and build the HTML book")
-    book.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    book.add_argument("--profile", choices=["quick", "paper", "smoke"], default="quick",
+                      help="quick: CPU minutes (default); paper: the original protocol (GPU); smoke: CI check")
     book.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                       help="override a chapter parameter (repeatable), e.g. -p backbone roberta-base")
     book.add_argument("--chapters", default=None,
