@@ -30,7 +30,9 @@ import torch
 
 from emolib.backbones import Backbone
 
-__all__ = ["UnitRecording", "record_units", "mask_units", "resolve_k", "top_k_masks", "random_masks"]
+__all__ = [
+    "UnitRecording", "record_units", "prompt_activations", "mask_units", "resolve_k", "top_k_masks", "random_masks",
+]
 
 
 @dataclass
@@ -80,6 +82,35 @@ def record_units(
     finally:
         for handle in handles:
             handle.remove()
+
+
+def prompt_activations(backbone: Backbone, prompts: torch.Tensor, scorer, batch_size: int = 32) -> np.ndarray:
+    """FFN units at the read-out position of each prompt fed alone with the read-out token.
+
+    The paper's activation extraction (method notes 6): for a masked LM the sequence is
+    ``[<mask>, P1..PL, <s>]`` read at the mask; for a causal LM ``[P1..PL, suffix]`` read at the last
+    position (whatever ``scorer.prompt_only`` builds). All prompts are batched; the hook keeps only
+    the read-out slice of each layer.
+
+    Args:
+        backbone: the frozen backbone.
+        prompts: ``[K, L, d]`` soft prompts.
+        scorer: an :class:`emolib.prompts.PromptScorer` of ``backbone`` (``prompt_only``, ``hidden``).
+        batch_size: prompts per forward pass.
+
+    Returns:
+        ``[K, n_units]`` float32, layer-major.
+    """
+    if prompts.dim() != 3 or prompts.shape[-1] != backbone.hidden_size:
+        raise ValueError(f"prompts must be [K, L, {backbone.hidden_size}], got {tuple(prompts.shape)}")
+    out = []
+    with torch.inference_mode():
+        for start in range(0, prompts.shape[0], batch_size):
+            batch = scorer.prompt_only(prompts[start : start + batch_size].to(backbone.device))
+            with record_units(backbone, position=batch["readout"]) as rec:
+                scorer.hidden(batch)
+            out.append(rec.values.numpy())  # [B, n_units]
+    return np.concatenate(out).astype(np.float32)
 
 
 @contextlib.contextmanager
