@@ -3,6 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
+from emolib import neurons
+from emolib.backbones import load_backbone
 from emolib.neurons import mask_units, random_masks, record_units, resolve_k, top_k_masks
 from emolib.tiny import tiny_backbone
 
@@ -101,3 +103,35 @@ def test_random_masks_are_seeded_and_of_size_k():
     labelled, idx2 = random_masks(1000, [10], labels=["valence", "arousal"], seed=0)
     assert idx2["attribute"].tolist() == ["valence", "arousal"] and labelled.shape == (2, 1000)
     assert not torch.equal(m1[0], m1[1])
+
+
+@pytest.mark.parametrize("family", ["llama", "roberta", "gpt2"])
+def test_prompt_activations_batched_equal_one_at_a_time(family):
+    from emolib.prompt_layouts import PromptScorer
+
+    bb = load_backbone(f"tiny-{family}")
+    scorer = PromptScorer(bb)
+    prompts = torch.randn(5, 3, bb.hidden_size, generator=torch.Generator().manual_seed(2))
+    batched = neurons.prompt_activations(bb, prompts, scorer, batch_size=4)
+    single = np.concatenate([neurons.prompt_activations(bb, prompts[i : i + 1], scorer) for i in range(5)])
+    assert batched.shape == (5, bb.n_units)
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert not np.allclose(batched[0], batched[1])  # each prompt gives its own activations
+    # the read-out position is the one the scorer scores: recording there equals a manual hook
+    batch = scorer.prompt_only(prompts[:1])
+    seen = []
+    handle = bb.sites[0].ffn.register_forward_pre_hook(lambda m, a: seen.append(a[0][0, batch["readout"][0]].clone()))
+    try:
+        with torch.no_grad():
+            scorer.hidden(batch)
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(batched[0, : bb.units_per_layer], seen[0].numpy(), atol=1e-5)
+
+
+def test_prompt_activations_bad_shape():
+    from emolib.prompt_layouts import PromptScorer
+
+    bb = load_backbone("tiny-llama")
+    with pytest.raises(ValueError, match="prompts must be"):
+        neurons.prompt_activations(bb, torch.zeros(2, 3, bb.hidden_size + 1), PromptScorer(bb))
