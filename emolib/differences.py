@@ -1,0 +1,102 @@
+"""Every deliberate difference between emobook and the originals, with the code that implements it.
+
+The book's "Differences from the originals" page renders :data:`DIFFERENCES`; :func:`check_references`
+(run by the page and by the tests) verifies that each entry's ``where`` names an existing object of
+emolib and its ``chapter`` an existing chapter, so the list cannot silently drift from the code.
+
+Example:
+    >>> from emolib.differences import DIFFERENCES, check_references
+    >>> check_references()
+    >>> sorted({d["area"] for d in DIFFERENCES})[:2]
+    ['Emotion inference with soft prompts', 'Human emotion knowledge']
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+__all__ = ["DIFFERENCES", "check_references"]
+
+
+def _d(area: str, what: str, original: str, emobook: str, where: str, chapter: str) -> dict[str, str]:
+    return {"area": area, "what": what, "original": original, "emobook": emobook, "where": where, "chapter": chapter}
+
+
+_HUMAN = "Human emotion knowledge"
+_NEURONS = "Neurons that track attributes"
+_MASKING = "Silencing attribute neurons"
+_PROMPTS = "Emotion inference with soft prompts"
+_BACKBONE = "The paper on any backbone"
+_VALENCE = "Valence and arousal (Emo_LLM)"
+
+#: One entry per difference: area, what, original, emobook, where (dotted path), chapter (file stem).
+DIFFERENCES: list[dict[str, str]] = [
+    _d(_HUMAN, "Appraisal inclusion.", "The text says 300 participants.",
+       "The stated criteria keep 299, which reproduce the released appraisal distances (to ~1e-14) and the "
+       "authors' subject list.", "emolib.released.appraisal_ratings", "human_space"),
+    _d(_HUMAN, "R's numerics.", "R scripts writing tables with data.table::fwrite (15 significant digits).",
+       "The same arithmetic in numpy, with fwrite's rounding emulated so that recomputed tables equal the "
+       "released ones exactly.", "emolib.rcompat.fwrite_round_trip", "human_space"),
+    _d(_HUMAN, "Random streams.", "set.seed(6) in R for the bootstrap and parallel analysis.",
+       "numpy's seeded generator; intervals differ from any R run by Monte-Carlo error only.",
+       "emolib.human.bootstrap_taus", "human_space"),
+    _d(_HUMAN, "Bootstrap ties.", "Float noise in resampled mean RDMs breaks ties at random.",
+       "Resampled means are rounded to 9 decimals before Kendall's tau so exact ties stay ties.",
+       "emolib.human.bootstrap_taus", "human_space"),
+    _d(_HUMAN, "ICC intervals.", "psych::ICC bounds are 90 % two-sided intervals labelled as 95 %.",
+       "Both the psych bounds and proper 95 % intervals are reported.", "emolib.icc", "human_space"),
+    _d(_HUMAN, "FDR over the human weights.",
+       "q over a larger, unreleased set of RDM x attribute cells, with p N / rank(p).",
+       "q over the 14 human cells, Benjamini-Hochberg beside the paper's q.", "emolib.stats.bh_q", "human_space"),
+    _d(_NEURONS, "The searchlight engine.", "516,096 cor.test calls in R.",
+       "Exact tie-corrected Kendall tau-b from integer sign products in vectorised torch (CPU or GPU), equal "
+       "to scipy/R; R's parsing, long-double means and the CSV round trip are emulated where they decide ties.",
+       "emolib.rankcorr.kendall_tau_b", "neurons_released"),
+    _d(_NEURONS, "FDR.", "p N / rank(p) without the monotone step (can exceed 1).",
+       "Reported as the paper's q, with Benjamini-Hochberg beside it.", "emolib.rsa.SearchlightResult", "neurons_released"),
+    _d(_NEURONS, "Outlier prompts.", "No robustness handling; three released prompts dominate many unit RDMs.",
+       "The outliers are diagnosed and the searchlight is shown without them.", "emolib.rsa.prompt_influence",
+       "neurons_released"),
+    _d(_NEURONS, "Whole-layer RSA.", "Units only.", "Added: RDMs of whole layers and of the whole model.",
+       "emolib.rsa.model_rdms", "neurons_released"),
+    _d(_MASKING, "Random baseline.",
+       "One unseeded random mask per attribute label and k, shared by all 324 prompts; some draws are catastrophic.",
+       "The paper's pairing and a pooled baseline (mean over the random masks of the same k) side by side.",
+       "emolib.manipulation.paired_differences", "silencing_released"),
+    _d(_MASKING, "FDR.", "p N / rank(p).", "Reported with Benjamini-Hochberg beside it.",
+       "emolib.manipulation.paired_tests", "silencing_released"),
+    _d(_MASKING, "Human weights.", "Read from an unreleased file.",
+       "Recomputed from the released RDMs with a seeded bootstrap.", "emolib.human.attribute_weights",
+       "silencing_released"),
+    _d(_BACKBONE, "Masked evaluation.",
+       "The model rebuilt for every prompt and mask, comments padded to 256 tokens, the LM head at every "
+       "position, mean of per-batch accuracies (batch 100).",
+       "One model, masks as a batch dimension, dynamic padding, the two verbalizer rows at the read-out only; "
+       "exact accuracy by default, the original's batch-100 mean as an option.",
+       "emolib.masked_eval.masked_accuracy", "backbone_silencing"),
+    _d(_BACKBONE, "Mask sizes.", "Counts of RoBERTa's 36,864 units (500 ... 6000).",
+       "The same fractions of any backbone's units.", "emolib.pipeline.PAPER_K", "backbone_silencing"),
+    _d(_BACKBONE, "Random controls.", "One unseeded draw per attribute label.",
+       "Several seeded draws per k (pooled baseline); the paper profile adds one draw per label.",
+       "emolib.neurons.random_masks", "backbone_silencing"),
+    _d(_BACKBONE, "Causal LMs.", "RoBERTa only: a prepended mask token is the read-out.",
+       "Any supported family; for causal LMs the prompt comes first and the read-out is the last position "
+       "(next-token verbalizer).", "emolib.prompt_layouts.PromptScorer", "backbone_neurons"),
+]
+
+
+def check_references(root: Path | None = None) -> None:
+    """Raise ValueError if an entry names a missing emolib object or chapter."""
+    root = root or Path(__file__).resolve().parent.parent
+    for entry in DIFFERENCES:
+        module_name, _, attr = entry["where"].rpartition(".")
+        try:
+            module = importlib.import_module(entry["where"])
+        except ModuleNotFoundError:
+            module = importlib.import_module(module_name)
+            if not hasattr(module, attr):
+                raise ValueError(f"difference {entry['what']!r} names {entry['where']!r}, which does not exist") from None
+        book = root / "book"
+        if book.is_dir() and not (book / f"{entry['chapter']}.md").is_file():
+            raise ValueError(f"difference {entry['what']!r} names chapter {entry['chapter']!r}, which does not exist")
