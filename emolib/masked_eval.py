@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 from emolib.backbones import Backbone, load_backbone
 from emolib.neurons import mask_units
 
-__all__ = ["ACCURACY_MODES", "batch_accuracy", "masked_logits", "masked_predictions", "masked_accuracy"]
+__all__ = ["ACCURACY_MODES", "batch_accuracy", "masked_logits", "masked_predictions", "store_profile", "masked_accuracy"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,15 @@ def masked_predictions(
     return logits.argmax(-1).to(torch.int8).numpy()
 
 
+def store_profile(store):
+    """The :class:`emolib.prompts.PromptProfile` a prompt store was trained with."""
+    from emolib import prompts
+
+    fields = {f.name for f in dataclasses.fields(prompts.PromptProfile)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in store.profile.items() if k in fields}
+    return prompts.PromptProfile(**values)
+
+
 def _masks_key(masks: torch.Tensor) -> str:
     return hashlib.sha256(np.packbits(masks.cpu().numpy(), axis=-1).tobytes()).hexdigest()[:16]
 
@@ -123,8 +133,9 @@ def masked_accuracy(
         store: an :class:`emolib.prompts.PromptStore` (prompts, their ``index`` of emotion and seed).
         masks: ``[M, n_units]`` bool masks; ``index``: one row per mask with ``condition, attribute, k, draw``.
         split: ``"dev"`` (the paper's protocol) or ``"test"``.
-        profile: the prompt profile (name or object) whose task samples to use; default the store's.
-        scorer: a ready :class:`emolib.prompts.PromptScorer` (default: built from the store's settings).
+        profile: the prompt profile (name or object) whose task samples and layout to use; default the
+            one the store was trained with.
+        scorer: a ready :class:`emolib.prompts.PromptScorer` (default: the profile's).
         accuracy: ``"exact"`` or ``"batch100"`` (the original's mean of per-batch accuracies).
     """
     from emolib import prompts
@@ -142,18 +153,15 @@ def masked_accuracy(
         raise ValueError(f"{masks.shape[0]} masks but {len(index)} index rows")
     if masks.dtype != torch.bool or masks.shape[-1] != backbone.n_units:
         raise ValueError(f"masks must be bool [M, {backbone.n_units}], got {masks.dtype} {tuple(masks.shape)}")
-    profile = prompts.get_profile(profile if profile is not None else store.profile["name"])
-    scorer = scorer if scorer is not None else prompts.PromptScorer(
-        backbone, verbalizer=tuple(profile.verbalizer), max_length=profile.max_length,
-        position_quirk=profile.position_quirk)
+    profile = store_profile(store) if profile is None else prompts.get_profile(profile)
+    scorer = scorer if scorer is not None else prompts.make_scorer(backbone, profile)
     all_masks = torch.cat([torch.ones(1, backbone.n_units, dtype=torch.bool), masks.cpu()])  # mask 0: none
     labels = pd.concat([pd.DataFrame([{"condition": "none", "attribute": "", "k": 0, "draw": 0}]),
                         index[_INDEX_COLUMNS].reset_index(drop=True)], ignore_index=True)
     prompt_key = hashlib.sha256(store.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
     inputs = {"backbone": backbone.name, "prompts": prompt_key, "masks": _masks_key(all_masks),
-              "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy, "profile": profile.name,
-              "tasks": {f: getattr(profile, f) for f in ("train_size", "dev_size", "test_size", "max_length")},
-              "version": 1}
+              "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy, "version": 1,
+              "profile": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(profile).items()}}
     art = artifact("masked-eval", inputs, root=root)
     if art.exists():
         art.mark_used()

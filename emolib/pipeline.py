@@ -31,7 +31,8 @@ import torch
 from emolib import human, manipulation, neurons, rsa
 from emolib.artifacts import artifact, atomic_write_csv, load_arrays, save_arrays
 from emolib.backbones import Backbone, load_backbone
-from emolib.emotions import ATTRIBUTES, PAPER_ORDER, check_emotions
+from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, check_emotions
+from emolib.masked_eval import masked_accuracy, store_profile
 
 __all__ = ["PAPER_UNITS", "PAPER_K", "PipelineProfile", "PROFILES", "get_profile", "run_activations",
            "run_searchlight", "build_masks", "run_masking", "PaperRun", "run_paper"]
@@ -161,9 +162,8 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, profile: PipelinePr
 def run_masking(backbone: Backbone, store, masks: torch.Tensor, index: pd.DataFrame, profile: PipelineProfile,
                 scorer, root: str | Path | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Masked accuracy of every prompt x mask on each split of ``profile`` (cached per split)."""
-    from emolib.masked_eval import masked_accuracy
 
-    return {split: masked_accuracy(backbone, store, masks, index, split=split, profile=profile.prompts,
+    return {split: masked_accuracy(backbone, store, masks, index, split=split,
                                    scorer=scorer, accuracy=profile.accuracy, batch_size=profile.batch_size,
                                    root=root, progress=progress)
             for split in profile.splits}
@@ -230,11 +230,9 @@ def run_paper(
         logger.info("%s: %.1f s", stage, seconds[stage])
         return value
 
-    store = timed("prompts", prompts.train_prompts, bb, settings.prompts, emotions=emotions, seeds=seeds, root=root,
-                  progress=progress)
-    prompt_profile = prompts.get_profile(settings.prompts)
-    scorer = prompts.PromptScorer(bb, verbalizer=tuple(prompt_profile.verbalizer), max_length=prompt_profile.max_length,
-                                  position_quirk=prompt_profile.position_quirk)
+    store = timed("prompts", prompts.train_prompts, bb, settings.prompts, emotions=emotions or EMOTIONS, seeds=seeds,
+                  root=root, progress=progress)
+    scorer = prompts.make_scorer(bb, store_profile(store))
     acts = timed("activations", run_activations, bb, store, scorer, root)
     result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root)
     masks, mask_index = build_masks(result, bb.n_units, settings)
