@@ -204,7 +204,7 @@ class PaperRun:
 def run_paper(
     backbone: Backbone | str = "smollm2-135m", profile: str | PipelineProfile = "quick", *,
     emotions: Sequence[str] | None = None, seeds: Sequence[int] | None = None, root: str | Path | None = None,
-    progress: bool = True, human_seed: int = 6, **overrides,
+    progress: bool = True, human_seed: int = 6, prompt_overrides: dict | None = None, **overrides,
 ) -> PaperRun:
     """Run the paper on ``backbone``: train (or reuse) prompts, record, searchlight, mask, evaluate, analyse.
 
@@ -213,6 +213,7 @@ def run_paper(
         profile: ``"paper"``, ``"quick"``, ``"smoke"`` or a :class:`PipelineProfile`.
         emotions, seeds: restrict the prompt grid (the searchlight needs all 27 emotions).
         root: artifact root. human_seed: seed of the human-weight bootstrap (the original's 6).
+        prompt_overrides: fields of the prompt profile (e.g. ``{"epochs": 1}``), see :mod:`emolib.prompts`.
         overrides: :class:`PipelineProfile` fields (e.g. ``k_values=[0.05, 0.1]``, ``n_draws=5``).
     """
     from emolib import prompts
@@ -231,7 +232,7 @@ def run_paper(
         return value
 
     store = timed("prompts", prompts.train_prompts, bb, settings.prompts, emotions=emotions or EMOTIONS, seeds=seeds,
-                  root=root, progress=progress)
+                  root=root, progress=progress, **(prompt_overrides or {}))
     scorer = prompts.make_scorer(bb, store_profile(store))
     acts = timed("activations", run_activations, bb, store, scorer, root)
     result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root)

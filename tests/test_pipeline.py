@@ -1,0 +1,116 @@
+"""The paper on a backbone: profiles, masks, the cube layout, and one end-to-end smoke run with caching/resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import artifacts, masked_eval, pipeline, rsa
+from emolib.emotions import ATTRIBUTES, PAPER_ORDER
+
+SMALL = {"train_size": 4, "dev_size": 4, "test_size": 2, "epochs": 1}
+
+
+def test_profiles_and_bad_settings():
+    assert pipeline.PAPER_K[6] == pytest.approx(4000 / 36864)
+    assert pipeline.get_profile("quick", k_values=[0.1, 0.2]).k_values == (0.1, 0.2)
+    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: paper, quick, smoke"):
+        pipeline.get_profile("fast")
+    with pytest.raises(ValueError, match="unknown pipeline setting 'kvalues'"):
+        pipeline.get_profile("quick", kvalues=[0.1])
+
+
+def _fake_result(n_units=40, per_layer=10) -> rsa.SearchlightResult:
+    rng = np.random.default_rng(0)
+    tau = pd.DataFrame(rng.normal(size=(n_units, len(ATTRIBUTES))), columns=list(ATTRIBUTES))
+    return rsa.SearchlightResult(tau, tau * 0 + 0.5, per_layer)
+
+
+def test_build_masks_silences_the_top_units_and_adds_controls():
+    result = _fake_result()
+    profile = pipeline.get_profile("quick", k_values=(0.1, 5), n_draws=3, paper_random=True)
+    masks, index = pipeline.build_masks(result, 40, profile)
+    assert masks.shape == (len(index), 40)
+    sel = index[index.condition == "selective"]
+    assert len(sel) == 14 * 2 and set(sel.k) == {4, 5}
+    row = sel[(sel.attribute == "valence") & (sel.k == 5)].index[0]
+    top5 = set(np.argsort(-result.tau["valence"].to_numpy())[:5])
+    assert set(np.flatnonzero(~masks[row].numpy())) == top5
+    rnd = index[index.condition == "random"]
+    assert len(rnd) == 2 * (3 + 14)  # seeded draws plus one draw per attribute label, per k
+    assert (~masks.numpy()).sum(1).tolist() == index.k.tolist()  # every mask silences exactly k units
+
+
+def test_paper_cube_orders_emotions_and_seeds():
+    index = pd.DataFrame([(e, s) for s in (3, 1) for e in reversed(PAPER_ORDER)], columns=["emotion", "seed"])
+    values = np.arange(len(index))[:, None].astype(float)
+    cube, seeds = pipeline._paper_cube(values, index)
+    assert seeds == [1, 3] and cube.shape == (27, 2, 1)
+    first = index[(index.emotion == PAPER_ORDER[0]) & (index.seed == 1)].index[0]
+    assert cube[0, 0, 0] == first
+    with pytest.raises(ValueError, match="all 27 emotions"):
+        pipeline._paper_cube(values[:5], index.iloc[:5])
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("artifacts")
+    run = pipeline.run_paper("tiny-llama", "smoke", root=root, progress=False, prompt_overrides=SMALL)
+    return run, root
+
+
+def test_smoke_run_produces_every_table(smoke):
+    run, _ = smoke
+    assert len(run.store.index) == 27 and run.activations.shape == (27, run.searchlight.tau.shape[0])
+    table = run.accuracy["dev"]
+    n_masks = len(run.mask_index) + 1
+    assert len(table) == 27 * n_masks
+    assert set(table.condition) == {"none", "selective", "random"}
+    for key in ("summary", "damage", "by_attribute_pooled", "correlation_pooled", "by_emotion_pooled"):
+        assert key in run.tables and len(run.tables[key])
+    assert run.baselines == ("pooled",)
+    assert set(run.timings()["stage"]) >= {"prompts", "activations", "searchlight", "masked evaluation"}
+
+
+def test_unmasked_accuracy_equals_the_store_dev_accuracy(smoke):
+    run, _ = smoke
+    _, unmasked = run.frames("dev")
+    dev = run.store.accuracy.query("split == 'dev'")
+    merged = unmasked.merge(dev, on=["emotion", "seed"], suffixes=("", "_store"))
+    assert len(merged) == 27
+    np.testing.assert_allclose(merged["accuracy"], merged["accuracy_store"])
+    with pytest.raises(ValueError, match="split 'test' was not evaluated"):
+        run.frames("test")
+
+
+def test_rerun_reuses_every_artifact(smoke, tmp_path):
+    run, root = smoke
+    again = pipeline.run_paper("tiny-llama", "smoke", root=root, progress=False, prompt_overrides=SMALL)
+    pd.testing.assert_frame_equal(again.accuracy["dev"], run.accuracy["dev"])
+    usage = artifacts.read_usage(root)
+    last = usage.tail(4)
+    assert last["reused"].all(), last
+
+
+def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
+    run, _ = smoke
+    store = run.store
+    masks, index = pipeline.build_masks(run.searchlight, run.activations.shape[1], run.profile)
+    calls = {"n": 0}
+    original = masked_eval.masked_predictions
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(masked_eval, "masked_predictions", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
+    partial = list((tmp_path / ".partial").glob("masked-eval-*/*.csv"))
+    assert len(partial) == 2  # the prompts that finished before the interruption
+    monkeypatch.setattr(masked_eval, "masked_predictions", original)
+    resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(resumed, run.accuracy["dev"])
