@@ -198,7 +198,8 @@ def paired_differences(masked: pd.DataFrame, baseline: str = "paper") -> pd.Data
         rnd = rnd.groupby(_PROMPT + ["attribute", "k"], as_index=False)["accuracy"].mean()
         keys = _PROMPT + ["attribute", "k"]
     else:
-        per_draw = rnd.assign(_draw=_random_draws(rnd)).groupby(_PROMPT + ["k", "_draw"], as_index=False)["accuracy"].mean()
+        rnd = rnd.assign(_draw=_random_draws(rnd))
+        per_draw = rnd.groupby(_PROMPT + ["k", "_draw"], as_index=False)["accuracy"].mean()
         rnd = per_draw.groupby(_PROMPT + ["k"], as_index=False)["accuracy"].mean()
         keys = _PROMPT + ["k"]
     pairs = sel.merge(rnd, on=keys, how="inner", suffixes=("_sel", "_rnd"))

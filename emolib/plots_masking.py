@@ -128,7 +128,8 @@ def attribute_drop(tables: pd.DataFrame | dict[str, pd.DataFrame], k: int, order
     for offset, (baseline, table) in zip(offsets, tables.items()):
         missing = sorted(set(order) - set(table["attribute"]))
         if missing:
-            raise ValueError(f"unknown attribute {missing[0]!r}; valid choices: {', '.join(sorted(table['attribute']))}")
+            valid = ", ".join(sorted(table["attribute"]))
+            raise ValueError(f"unknown attribute {missing[0]!r}; valid choices: {valid}")
         rows = table.set_index("attribute").loc[order]
         drop = -rows["diff"]
         colour = BASELINE_COLOURS.get(baseline, "k")
@@ -160,7 +161,8 @@ def drop_vs_weight(per_attribute_emotion: pd.DataFrame | dict[str, pd.DataFrame]
         emotions = _emotions(table)
         slopes = []
         for i, emotion in enumerate(emotions):
-            drop = -table[table["emotion"] == emotion].set_index("attribute")["diff"].reindex(human_tau.index).to_numpy()
+            rows = table[table["emotion"] == emotion].set_index("attribute")
+            drop = -rows["diff"].reindex(human_tau.index).to_numpy()
             ok = ~np.isnan(drop)
             slope, intercept = np.polyfit(x[ok], drop[ok], 1)
             slopes.append(slope)
@@ -193,7 +195,8 @@ def rho_by_k(correlations: dict[str, pd.DataFrame], per_emotion_r: dict[str, pd.
             for xi, k in zip(x, ks):
                 values = -r.loc[r["k"] == k, "r"].to_numpy()
                 ax.scatter(xi + rng.uniform(-0.05, 0.05, len(values)), values, s=4, color=colour, alpha=0.25)
-        ax.errorbar(x, -table["mean_rho"], yerr=[-table["mean_rho"] + table["ci_high"], -table["ci_low"] + table["mean_rho"]],
+        rho = table["mean_rho"]
+        ax.errorbar(x, -rho, yerr=[table["ci_high"] - rho, rho - table["ci_low"]],
                     fmt="o-", color=colour, label=f"{baseline} baseline", lw=1.2, ms=4)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(np.arange(len(ks)), ks)
@@ -208,7 +211,8 @@ def random_damage(damage: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for (label, draw), line in damage.groupby(["attribute", "draw"]):
         line = line.sort_values("k")
-        ax.plot(line["k"], line["drop"], marker="o", ms=2, lw=1, label=f"{label}" if len(damage["attribute"].unique()) <= 14 else None)
+        few = damage["attribute"].nunique() <= 14
+        ax.plot(line["k"], line["drop"], marker="o", ms=2, lw=1, label=str(label) if few else None)
     ax.set_xlabel("silenced units k")
     ax.set_ylabel("mean accuracy drop over prompts")
     ax.set_title("each line: one random mask (the label only numbers the draw)")
