@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 BASELINES = ("paper", "pooled")
 CONDITIONS = ("selective", "random")
 _PROMPT = ["emotion", "seed"]
-_GROUPINGS = ("attribute", "emotion", "k", "seed")
+_VALUES = ("selective", "random", "diff")
 
 
 def _check_baseline(baseline: str) -> str:
@@ -223,10 +223,11 @@ def paired_tests(pairs: pd.DataFrame, by: Sequence[str], alpha: float = 0.05) ->
         (two-sided), ``q`` (the paper's p*N/rank(p) within the table) and ``q_bh`` (Benjamini-Hochberg).
     """
     by = list(by)
+    _check_columns(pairs, ["diff"], "pairs")
+    valid = [c for c in pairs.columns if c not in _VALUES]
     for column in by:
-        if column not in _GROUPINGS:
-            raise ValueError(f"unknown grouping column {column!r}; valid choices: {', '.join(_GROUPINGS)}")
-    _check_columns(pairs, by + ["diff"], "pairs")
+        if column not in valid:
+            raise ValueError(f"unknown grouping column {column!r}; valid choices: {', '.join(map(str, valid))}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     grouped = pairs.groupby(by)["diff"].agg(["mean", "std", "count"]).reset_index()

@@ -180,7 +180,7 @@ def test_bad_inputs_raise_value_errors_naming_the_choices():
         M.common_k(masked.assign(condition="control"))
     with pytest.raises(ValueError, match="masked lacks columns"):
         M.common_k(masked.drop(columns="k"))
-    with pytest.raises(ValueError, match="unknown grouping column 'prompt'"):
+    with pytest.raises(ValueError, match="unknown grouping column 'prompt'; valid choices: emotion, seed, attribute, k"):
         M.paired_tests(M.paired_differences(masked), ["prompt"])
     per_ae = M.paired_tests(M.paired_differences(masked), ["attribute", "emotion", "k"])
     with pytest.raises(ValueError, match="unknown attribute 'arousal' .*valid choices: valence"):
