@@ -68,7 +68,7 @@ NEGATIVE_WORDS: tuple[str, ...] = (" bad", " terrible", " sad")
 PROFILES: dict[str, dict] = {
     "paper": {"alphas": (-2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
               "n_random": 100, "n_prompts": None, "max_new_tokens": 30},
-    "quick": {"alphas": (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), "n_random": 10, "n_prompts": 16,
+    "quick": {"alphas": (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), "n_random": 20, "n_prompts": 16,
               "max_new_tokens": 16},
     "smoke": {"alphas": (-1.0, 0.0, 1.0), "n_random": 3, "n_prompts": 4, "max_new_tokens": 4},
 }  # fmt: skip
@@ -133,6 +133,25 @@ def encode(backbone: Backbone, texts: Sequence[str], max_length: int | None = No
 
 def _forward(backbone: Backbone, batch: dict[str, torch.Tensor]):
     return backbone.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+
+
+def _last_logprobs(backbone: Backbone, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token log-probabilities at each sequence's last real token: ``[B, V]``.
+
+    The LM head runs on the last positions only (its cost over all positions is a large share of a
+    small model's forward pass), unless the model rescales its logits (soft-capping, logit scale).
+    """
+    last = batch["attention_mask"].sum(1) - 1  # [B]
+    rows = torch.arange(len(last), device=last.device)
+    config = backbone.model.config
+    plain = all(getattr(config, k, None) in (None, 1.0) for k in ("final_logit_softcapping", "logit_scale"))
+    head = backbone.model.get_output_embeddings()
+    if plain and head is not None and backbone.model.base_model is not backbone.model:
+        hidden = backbone.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+        logits = head(hidden[rows, last])  # [B, V]
+    else:
+        logits = _forward(backbone, batch).logits[rows, last]
+    return logits.float().log_softmax(-1)
 
 
 def typical_norm(backbone: Backbone, layer: int, texts: Sequence[str] = NEUTRAL_PROMPTS, batch_size: int = 32) -> float:
@@ -241,9 +260,7 @@ def valence_readout(
     with torch.no_grad():
         for start in range(0, len(prompts), batch_size):
             batch = encode(backbone, prompts[start : start + batch_size])
-            logits = _forward(backbone, batch).logits  # [B, T, V]
-            last = batch["attention_mask"].sum(1) - 1
-            logp = logits[torch.arange(len(last)), last].float().log_softmax(-1)  # [B, V]
+            logp = _last_logprobs(backbone, batch)  # [B, V]
             out.append((logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -287,9 +304,7 @@ def readout_shifts(
             chunk = rows[start : start + batch_size]
             state["vectors"] = torch.stack([vecs[(n, d)] * (a * scale) for n, d, a, _ in chunk])  # [B, d]
             batch = encode(backbone, [prompts[p] for *_, p in chunk])
-            logits = _forward(backbone, batch).logits
-            last = batch["attention_mask"].sum(1) - 1
-            logp = logits[torch.arange(len(last)), last].float().log_softmax(-1)
+            logp = _last_logprobs(backbone, batch)  # [B, V]
             values[start : start + len(chunk)] = (logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy()
     frame = pd.DataFrame(rows, columns=["direction", "draw", "alpha", "prompt"])
     frame["shift"] = values - base[frame["prompt"].to_numpy()]
@@ -339,8 +354,9 @@ def dose_response(
 def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Each named direction's best alpha, chosen on one half of the prompts and scored on the other.
 
-    The prompts are split in two halves (seeded). On half A, the best alpha is the nonzero alpha with the
-    largest mean shift (directions are oriented toward positive valence). On half B, the direction's
+    The prompts are split in two halves (seeded). On half A, the best alpha is the nonzero alpha where
+    the direction's mean shift (directions are oriented toward positive valence) lies furthest above the
+    random draws, in random-draw sds (the largest mean shift if there are fewer than 2 draws). On half B, the direction's
     mean shift at that alpha (t CI over prompts) is compared with the random draws at the same alpha:
     ``random_mean``, ``random_low/high`` (percentile band of per-draw means), ``z`` (standardised by
     the draws' sd) and ``p_random`` = (1 + #draws >= effect) / (1 + n_draws).
@@ -357,6 +373,11 @@ def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.D
     for name in [n for n in shifts["direction"].unique() if n != "random"]:
         mine = shifts[(shifts["direction"] == name) & nonzero]
         means_a = mine[mine["prompt"].isin(half_a)].groupby("alpha")["shift"].mean()
+        rand_a = shifts[(shifts["direction"] == "random") & in_a & nonzero].groupby(["alpha", "draw"])["shift"].mean()
+        grouped = rand_a.groupby("alpha")
+        if len(rand_a) and (grouped.size() >= 2).all():
+            sd = grouped.std()
+            means_a = (means_a - grouped.mean()) / sd.where(sd > 0, np.inf)
         alpha = float(means_a.idxmax())
         effect, lo, hi = _t_interval(mine[(mine["alpha"] == alpha) & ~mine["prompt"].isin(half_a)]["shift"].to_numpy(), level)
         draws = rand_b[rand_b["alpha"] == alpha].groupby("draw")["shift"].mean().to_numpy()

@@ -155,3 +155,19 @@ def test_generate_examples(bb):
     assert again.continuation.tolist() == ex[ex.alpha == 0].continuation.tolist()
     with pytest.raises(ValueError, match="max_new_tokens"):
         S.generate_examples(bb, d, 1, [0.0], PROMPTS[:1], max_new_tokens=0)
+
+
+def test_best_alpha_prefers_distance_from_random():
+    """alpha 2 has the larger shift, but random draws swing as much there; alpha 1 stands out."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for p in range(8):
+        rows += [("d", 0, 0, 1.0, p, 1.0 + 0.01 * rng.normal()), ("d", 0, 0, 2.0, p, 3.0 + 0.01 * rng.normal())]
+        for k in range(6):
+            rows += [("random", k, 0, 1.0, p, 0.01 * (k - 2.5)), ("random", k, 0, 2.0, p, 2.0 * (k - 2.5))]
+    shifts = pd.DataFrame(rows, columns=["direction", "draw", "layer", "alpha", "prompt", "shift"])
+    best = S.best_alpha(shifts, seed=0).iloc[0]
+    assert best.alpha == 1.0 and best.z > 10 and best.p_random == pytest.approx(1 / 7)
+    assert best.n_prompts == 4
+    with pytest.raises(ValueError, match="2 prompts"):
+        S.best_alpha(shifts[shifts.prompt == 0])
