@@ -72,7 +72,8 @@ def analyse(
     best = steering.best_alpha(shifts, seed=seed)
     times["steering"] = time.perf_counter() - start
     start = time.perf_counter()
-    alphas = sorted({-max(steer_settings["alphas"]), 0.0, max(steer_settings["alphas"])})
+    top = float(best.loc[best["direction"] == "emotion PC1", "alpha"].iloc[0])
+    alphas = sorted({-abs(top), 0.0, abs(top)})
     examples = steering.generate_examples(bb, directions["emotion PC1"], layer, alphas, prompts[:3],
                                           steer_settings["max_new_tokens"])
     times["examples"] = time.perf_counter() - start

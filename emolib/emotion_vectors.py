@@ -298,15 +298,17 @@ def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def pc_correlations(
     ev: EmotionVectors, layer: int | None = None, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-    anchors: dict[int, tuple[str, str]] = ANCHORS, standardize: bool = True,
+    anchors: dict[int, tuple[str, str]] = ANCHORS, standardize: bool = True, refit: bool = True,
 ) -> pd.DataFrame:
     """Pearson r of oriented PC1/PC2 scores with human valence and arousal, bootstrap CI over emotions.
 
     Args:
         ev: emotion vectors.
         layer: one layer, or ``None`` for every layer.
-        n_boot: bootstrap resamples of the 27 emotions (PCA refitted and re-oriented in each).
+        n_boot: bootstrap resamples of the 27 emotions.
         seed: bootstrap seed (the same resamples are used at every layer).
+        refit: refit and re-orient the PCA in each resample (default; the CI includes PCA instability,
+            e.g. PC1/PC2 swaps); ``False`` keeps the full-sample scores and resamples only the correlation.
 
     Returns:
         ``layer, pc, human_scale, r, ci_low, ci_high`` (percentile CI).
@@ -324,7 +326,7 @@ def pc_correlations(
         x = ev.layer(k, standardize)
         gram = x @ x.T
         point, _ = _oriented_pca(gram, np.arange(27)[None], anchor_idx)  # [1, 27, P]
-        scores, _ = _oriented_pca(gram, boot, anchor_idx)  # [B, 27, P]
+        scores = _oriented_pca(gram, boot, anchor_idx)[0] if refit else point[0][boot]  # [B, 27, P]
         for p in range(len(anchor_idx)):
             for s, scale in enumerate(SCALES):
                 r = float(_pearson_rows(point[0, :, p], human[:, s]))

@@ -118,6 +118,13 @@ def test_pc_correlations_match_scipy_and_ci():
     assert (table.ci_low <= table.r + 1e-12).all() and (table.r <= table.ci_high + 1e-12).all()
     pd.testing.assert_frame_equal(table, E.pc_correlations(ev, n_boot=300, seed=3))
     assert not table.equals(E.pc_correlations(ev, n_boot=300, seed=4))
+    fixed = E.pc_correlations(ev, n_boot=300, seed=3, refit=False)
+    np.testing.assert_allclose(fixed.r, table.r)
+    scores1 = E.pca_scores(ev, 1)["PC1"].to_numpy()
+    boot = np.random.default_rng(3).integers(0, 27, size=(300, 27))
+    dist = [stats.pearsonr(scores1[b], human["valence"].to_numpy()[b])[0] for b in boot]
+    row_fixed = fixed[(fixed.layer == 1) & (fixed.pc == "PC1") & (fixed.human_scale == "valence")].iloc[0]
+    assert row_fixed.ci_low == pytest.approx(np.nanpercentile(dist, 2.5), abs=1e-10)
     one = E.pc_correlations(ev, layer=0, n_boot=300, seed=3)
     pd.testing.assert_frame_equal(one, table[table.layer == 0].reset_index(drop=True))
     with pytest.raises(ValueError, match="n_boot"):
