@@ -66,8 +66,10 @@ logger = logging.getLogger(__name__)
 
 #: Settings per profile: comments per emotion, split, truncation, batch size, resamples.
 PROFILES: dict[str, dict] = {
-    "paper": {"n_per_emotion": 500, "split": "train", "max_length": 128, "batch_size": 32, "n_boot": 10_000, "n_perm": 10_000},
-    "quick": {"n_per_emotion": 30, "split": "train", "max_length": 64, "batch_size": 32, "n_boot": 2000, "n_perm": 2000},
+    "paper": {"n_per_emotion": 500, "split": "train", "max_length": 128, "batch_size": 32,
+              "n_boot": 10_000, "n_perm": 10_000},
+    "quick": {"n_per_emotion": 30, "split": "train", "max_length": 64, "batch_size": 32, "n_boot": 2000,
+              "n_perm": 2000},
     "smoke": {"n_per_emotion": 3, "split": "dev", "max_length": 32, "batch_size": 32, "n_boot": 200, "n_perm": 200},
 }  # fmt: skip
 

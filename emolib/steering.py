@@ -308,7 +308,8 @@ def readout_shifts(
             values[start : start + len(chunk)] = (logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy()
     frame = pd.DataFrame(rows, columns=["direction", "draw", "alpha", "prompt"])
     frame["shift"] = values - base[frame["prompt"].to_numpy()]
-    zeros = pd.DataFrame([(n, d, 0.0, p, 0.0) for n, d, _ in units for p in range(len(prompts))] if 0.0 in alphas else [],
+    zero_rows = [(n, d, 0.0, p, 0.0) for n, d, _ in units for p in range(len(prompts))] if 0.0 in alphas else []
+    zeros = pd.DataFrame(zero_rows,
                          columns=["direction", "draw", "alpha", "prompt", "shift"])
     frame = pd.concat([zeros, frame], ignore_index=True) if len(zeros) else frame
     frame.insert(2, "layer", layer)
@@ -356,8 +357,8 @@ def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.D
 
     The prompts are split in two halves (seeded). On half A, the best alpha is the nonzero alpha where
     the direction's mean shift (directions are oriented toward positive valence) lies furthest above the
-    random draws, in random-draw sds (the largest mean shift if there are fewer than 2 draws). On half B, the direction's
-    mean shift at that alpha (t CI over prompts) is compared with the random draws at the same alpha:
+    random draws, in random-draw sds (the largest mean shift if there are fewer than 2 draws). On half B,
+    the direction's mean shift at that alpha (t CI over prompts) is compared with the random draws at the same alpha:
     ``random_mean``, ``random_low/high`` (percentile band of per-draw means), ``z`` (standardised by
     the draws' sd) and ``p_random`` = (1 + #draws >= effect) / (1 + n_draws).
     """
@@ -379,7 +380,8 @@ def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.D
             sd = grouped.std()
             means_a = (means_a - grouped.mean()) / sd.where(sd > 0, np.inf)
         alpha = float(means_a.idxmax())
-        effect, lo, hi = _t_interval(mine[(mine["alpha"] == alpha) & ~mine["prompt"].isin(half_a)]["shift"].to_numpy(), level)
+        held_out = mine[(mine["alpha"] == alpha) & ~mine["prompt"].isin(half_a)]["shift"].to_numpy()
+        effect, lo, hi = _t_interval(held_out, level)
         draws = rand_b[rand_b["alpha"] == alpha].groupby("draw")["shift"].mean().to_numpy()
         r_lo, r_hi = np.percentile(draws, [50 - 50 * level, 50 + 50 * level]) if len(draws) else (np.nan, np.nan)
         sd = np.std(draws, ddof=1) if len(draws) > 1 else np.nan
@@ -387,7 +389,8 @@ def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.D
                      "ci_low": lo, "ci_high": hi, "random_mean": float(np.mean(draws)) if len(draws) else np.nan,
                      "random_low": float(r_lo), "random_high": float(r_hi),
                      "z": float((effect - np.mean(draws)) / sd) if sd and np.isfinite(sd) else np.nan,
-                     "p_random": float((1 + np.sum(draws >= effect)) / (1 + len(draws))), "n_prompts": len(prompts) - len(half_a)})
+                     "p_random": float((1 + np.sum(draws >= effect)) / (1 + len(draws))),
+                     "n_prompts": len(prompts) - len(half_a)})
     return pd.DataFrame(rows)
 
 
