@@ -179,7 +179,8 @@ def train_prompts(
     if not seeds:
         raise ValueError("seeds must not be empty")
     prof = dataclasses.replace(prof, seeds=seeds)
-    bb = load_backbone(backbone) if not isinstance(backbone, Backbone) else backbone
+    device = _init_distributed()
+    bb = load_backbone(backbone, device=device) if not isinstance(backbone, Backbone) else backbone
     precision = "bf16" if bb.device.type == "cuda" else "fp32"
     profile_dict = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(prof).items()}
     art = artifact("prompts", {"backbone": backbone_identity(bb), "profile": profile_dict, "emotions": list(emotions),
@@ -216,6 +217,18 @@ def train_prompts(
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return store
+
+
+def _init_distributed() -> torch.device | None:
+    """Under ``accelerate launch``/``torchrun`` (``WORLD_SIZE`` > 1) start the process group; return the device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    state = PartialState()  # initialises torch.distributed (gloo on CPU, nccl on GPU)
+    logger.info("data-parallel prompt training: process %d of %d on %s", state.process_index,
+                state.num_processes, state.device)
+    return state.device
 
 
 def _examples(scorer: PromptScorer, emotion: str, seed: int, split: str, profile: PromptProfile) -> Examples:

@@ -123,3 +123,29 @@ def test_smollm2_trains_a_few_steps(tmp_path):
     assert store.accuracy["accuracy"].between(0, 1).all()
     first = store.history[(store.history.split == "train")]["loss"]
     assert first.notna().all()
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import torch\nfrom emolib import prompts\n"
+        f"store = prompts.train_prompts('tiny-llama', 'smoke', root={str(tmp_path / 'dp')!r}, progress=False,"
+        " micro_batch=2)\n"
+        "if torch.distributed.get_rank() == 0:\n"
+        f"    torch.save(store.prompts, {str(tmp_path / 'dp.pt')!r})\n"
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1"}
+    launcher = Path(sys.executable).parent / "accelerate"
+    # accelerate's --cpu multi-process mode needs mpirun; --multi_gpu runs torchrun, which uses gloo without GPUs
+    subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                    "--mixed_precision", "no", "--dynamo_backend", "no", str(script)],
+                   check=True, env=env, timeout=600, capture_output=True)
+    single = prompts.train_prompts("tiny-llama", "smoke", root=tmp_path / "single", progress=False, micro_batch=2)
+    torch.testing.assert_close(torch.load(tmp_path / "dp.pt"), single.prompts, atol=2e-5, rtol=1e-4)
