@@ -97,7 +97,8 @@ def original_loop(bb, steps: int, prompt_len: int) -> float:
             x = torch.cat([prompt, emb(ids)], 1)
             readout = int(mask.sum()) - 1
         positions = torch.arange(x.shape[1], device=device)[None]
-        logits = bb.model(inputs_embeds=x, attention_mask=mask, position_ids=positions).logits  # (1, T, V): all positions
+        # the LM head over all positions: (1, T, V)
+        logits = bb.model(inputs_embeds=x, attention_mask=mask, position_ids=positions).logits
         loss = F.cross_entropy(logits[:, readout, scorer.verbalizer_ids], torch.tensor([i % 2], device=device))
         opt.zero_grad()
         loss.backward()
@@ -180,7 +181,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     else:
         bb = load_backbone(args.backbone, device=args.device)
     rows = []
-    runs = [("a", "original protocol (batch 1, fp32, pad 256, full LM head)", lambda: original_loop(bb, steps, args.prompt_len)),
+    runs = [("a", "original protocol (batch 1, fp32, pad 256, full LM head)",
+             lambda: original_loop(bb, steps, args.prompt_len)),
             ("b", "PEFT prompt tuning, one prompt, batch 1", lambda: peft_loop(bb, steps, args.prompt_len)),
             ("c", f"emolib bank, {n_prompts} prompts mixed, per-prompt batch 1",
              lambda: bank_loop(bb, bank_steps, args.prompt_len, n_prompts, micro))]  # fmt: skip

@@ -46,7 +46,8 @@ def accuracy_by_emotion(accuracy: pd.DataFrame, released: pd.DataFrame | None = 
     emotions = [e for e in PAPER_ORDER if e in table.index.get_level_values(0)]
     if not emotions:
         raise ValueError("no known emotion in the accuracy frame")
-    series = [(split, table.xs(split, level="split")) for split in ("dev", "test") if split in table.index.get_level_values(1)]
+    splits = set(table.index.get_level_values(1))
+    series = [(split, table.xs(split, level="split")) for split in ("dev", "test") if split in splits]
     if released is not None:
         rel = released.assign(split="released")
         series.append(("released RoBERTa (dev)", _summary(rel).xs("released", level="split")))
@@ -92,7 +93,8 @@ def accuracy_vs_released(accuracy: pd.DataFrame, released: pd.DataFrame, split: 
     """Per-emotion mean accuracy of our prompts (``split``) against the released RoBERTa mean (dev)."""
     ours = _summary(accuracy)
     if split not in ours.index.get_level_values(1):
-        raise ValueError(f"no {split!r} accuracies; valid choices: {', '.join(sorted(set(ours.index.get_level_values(1))))}")
+        valid = ", ".join(sorted(set(ours.index.get_level_values(1))))
+        raise ValueError(f"no {split!r} accuracies; valid choices: {valid}")
     ours = ours.xs(split, level="split")["mean"]
     theirs = released.groupby("emotion")["accuracy"].mean()
     common = [e for e in PAPER_ORDER if e in ours.index and e in theirs.index]

@@ -247,7 +247,9 @@ def train_bank(
     if len(train) != k_prompts or len(dev) != k_prompts:
         raise ValueError(f"{k_prompts} prompts but {len(train)} train and {len(dev)} dev example sets")
     if batch_size < 1 or micro_batch < 1 or epochs < 1:
-        raise ValueError(f"batch_size, micro_batch and epochs must be positive (got {batch_size}, {micro_batch}, {epochs})")
+        raise ValueError(
+            f"batch_size, micro_batch and epochs must be positive (got {batch_size}, {micro_batch}, {epochs})"
+        )
     keys = list(keys) if keys is not None else [[k] for k in range(k_prompts)]
     rank, world = _dist()
     device = scorer.device

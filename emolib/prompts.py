@@ -73,7 +73,7 @@ class PromptProfile:
 
 PROFILES: dict[str, PromptProfile] = {
     "paper": PromptProfile(),
-    "quick": PromptProfile(n_tokens=8, seeds=(1,), epochs=2, batch_size=1, train_size=24, dev_size=16,
+    "quick": PromptProfile(n_tokens=8, seeds=(1,), epochs=2, batch_size=1, train_size=16, dev_size=12,
                            test_size=16, max_length=32, accuracy_batch=None, micro_batch=32),
     "smoke": PromptProfile(n_tokens=4, seeds=(1,), epochs=2, batch_size=2, train_size=8, dev_size=6,
                            test_size=6, max_length=16, accuracy_batch=None, micro_batch=16),
@@ -135,7 +135,8 @@ def backbone_identity(backbone: Backbone) -> dict[str, Any]:
     model = backbone.model
     weight = model.get_input_embeddings().weight.detach()
     config = model.config.to_dict()
-    config = {k: v for k, v in config.items() if k not in ("_name_or_path", "transformers_version", "dtype", "torch_dtype")}
+    volatile = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")
+    config = {k: v for k, v in config.items() if k not in volatile}
     return {"name": backbone.name, "class": type(model).__name__, "config": input_hash(config),
             "checksum": round(float(weight.double().sum()), 6), "tokenizer": len(backbone.tokenizer)}
 
@@ -189,7 +190,8 @@ def train_prompts(
     if art.exists():
         art.mark_used()
         return PromptStore.load(art.path / "store")
-    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
     index = pd.DataFrame([(e, s) for s in seeds for e in emotions], columns=["emotion", "seed"])
     scorer = make_scorer(bb, prof)
     if compile:
@@ -214,7 +216,7 @@ def train_prompts(
     if rank == 0:
         with art.writing(n_prompts=len(index)) as tmp:
             store.save(tmp / "store")
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if distributed:
         torch.distributed.barrier()
     return store
 
