@@ -146,7 +146,7 @@ def bank_loop(bb, steps: int, prompt_len: int, n_prompts: int, micro_batch: int)
     rng = np.random.default_rng(0)
     train = [Examples([pool[j] for j in rng.integers(0, len(pool), steps)], rng.integers(0, 2, steps))
              for _ in range(n_prompts)]
-    dev = [Examples(ex.ids[:1], ex.labels[:1]) for ex in train]
+    dev = [Examples([], []) for _ in train]  # no dev evaluation: time training only
     init = torch.randn(n_prompts, prompt_len, bb.hidden_size) * 0.02
     kwargs = dict(epochs=1, batch_size=1, micro_batch=micro_batch, progress=False)
     warm = [Examples(ex.ids[:1], ex.labels[:1]) for ex in train]

@@ -324,7 +324,8 @@ def train_bank(
                             "loss": float(sum_loss[k]) / n_train[k]})
             history.append({"prompt": k, "epoch": epoch, "split": "dev", "accuracy": float(acc[k]),
                             "loss": float(dev_loss[k])})
-        logger.info("epoch %d: mean dev accuracy %.3f (%d prompts)", epoch, float(np.nanmean(acc)), k_prompts)
+        if np.isfinite(acc).any():
+            logger.info("epoch %d: mean dev accuracy %.3f (%d prompts)", epoch, float(np.nanmean(acc)), k_prompts)
         if folder is not None and rank == 0:
             _save_state(folder, epoch, {"bank": bank.detach().cpu(), "opt": opt.state_dict(), "best": best.cpu(),
                                         "best_dev": best_dev, "best_epoch": best_epoch, "history": history,

@@ -72,7 +72,7 @@ class PromptProfile:
 
 
 PROFILES: dict[str, PromptProfile] = {
-    "paper": PromptProfile(),
+    "paper": PromptProfile(micro_batch=256),
     "quick": PromptProfile(n_tokens=8, seeds=(1,), epochs=2, batch_size=1, train_size=16, dev_size=12,
                            test_size=16, max_length=32, accuracy_batch=None, micro_batch=32),
     "smoke": PromptProfile(n_tokens=4, seeds=(1,), epochs=2, batch_size=2, train_size=8, dev_size=6,
