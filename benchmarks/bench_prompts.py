@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--steps", type=int, default=None, help="timed steps of (a)/(b) (default: 2 CPU, 30 GPU)")
     parser.add_argument("--prompts", type=int, default=None, help="bank size K (default: 27 CPU, 324 GPU)")
     parser.add_argument("--bank-steps", type=int, default=None, help="bank iterations (default: 1 CPU, 20 GPU)")
-    parser.add_argument("--micro-batch", type=int, default=None, help="bank micro-batch (default 27 CPU, 512 GPU)")
+    parser.add_argument("--micro-batch", type=int, default=None, help="bank micro-batch (default 8 CPU, 512 GPU)")
     parser.add_argument("--prompt-len", type=int, default=PROMPT_LEN)
     parser.add_argument("--skip", default="", help="comma-separated subset of a,b,c to skip")
     args = parser.parse_args(argv)
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     steps = args.steps or (30 if gpu else 2)
     n_prompts = args.prompts or (324 if gpu else 27)
     bank_steps = args.bank_steps or (20 if gpu else 1)
-    micro = args.micro_batch or (512 if gpu else 27)
+    micro = args.micro_batch or (512 if gpu else 8)
     if args.backbone == "roberta-base-random":
         bb = roberta_base_random(args.device)
     else:
