@@ -177,8 +177,12 @@ def train_prompts(
     prof = get_profile(profile, **overrides)
     emotions = _default_emotions(name, emotions)
     seeds = tuple(int(s) for s in (seeds if seeds is not None else prof.seeds))
-    if not seeds:
-        raise ValueError("seeds must not be empty")
+    if not seeds or not emotions:
+        raise ValueError(f"emotions and seeds must not be empty (got {list(emotions)}, {list(seeds)})")
+    for what, values in (("emotion", emotions), ("seed", seeds)):
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if repeated:
+            raise ValueError(f"repeated {what}(s) {', '.join(repeated)}; give each once")
     prof = dataclasses.replace(prof, seeds=seeds)
     device = _init_distributed()
     bb = load_backbone(backbone, device=device) if not isinstance(backbone, Backbone) else backbone

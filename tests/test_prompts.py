@@ -93,6 +93,10 @@ def test_bad_input(tmp_path):
         prompts.train_prompts("tiny-llama", "slow", root=tmp_path)
     with pytest.raises(ValueError, match="unknown profile field"):
         prompts.train_prompts("tiny-llama", "smoke", root=tmp_path, learning_rate=1.0)
+    with pytest.raises(ValueError, match="repeated emotion.*joy"):
+        prompts.train_prompts("tiny-llama", "smoke", emotions=["joy", "joy"], root=tmp_path)
+    with pytest.raises(ValueError, match="repeated seed"):
+        prompts.train_prompts("tiny-llama", "smoke", seeds=[1, 1], root=tmp_path)
     with pytest.raises(ValueError, match="tiny-"):
         prompts.train_prompts("tiny-t5", "smoke", root=tmp_path)
 
