@@ -153,3 +153,11 @@ def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path):
                    check=True, env=env, timeout=600, capture_output=True)
     single = prompts.train_prompts("tiny-llama", "smoke", root=tmp_path / "single", progress=False, micro_batch=2)
     torch.testing.assert_close(torch.load(tmp_path / "dp.pt"), single.prompts, atol=2e-5, rtol=1e-4)
+
+
+def test_masked_backbone_with_the_originals_position_quirk(tmp_path):
+    store = prompts.train_prompts("tiny-roberta", "smoke", emotions=["anger"], root=tmp_path, progress=False,
+                                  position_quirk=True)
+    assert store.profile["position_quirk"] is True and store.prompts.shape == (1, 4, 32)
+    plain = prompts.train_prompts("tiny-roberta", "smoke", emotions=["anger"], root=tmp_path, progress=False)
+    assert not torch.equal(plain.prompts, store.prompts)
