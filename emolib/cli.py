@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")
     train.add_argument("--backbone", default="smollm2-135m")
-    train.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    train.add_argument("--profile", choices=["quick", "paper", "smoke"], default="quick")
     train.add_argument("--emotions", nargs="+", default=None, help="default: all 27")
     train.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's seeds")
     train.add_argument("--out", type=Path, required=True)

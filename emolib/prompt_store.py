@@ -138,10 +138,14 @@ class PromptStore:
         except Exception as err:  # JSON, safetensors header, CSV parser errors, missing key
             raise ValueError(f"corrupt prompt store {path}: {type(err).__name__}: {err}; delete it to retrain") from err
         if list(prompts.shape) != meta.get("shape") or list(index.columns) != ["emotion", "seed"]:
-            raise ValueError(f"corrupt prompt store {path}: prompts {tuple(prompts.shape)} do not match store.json/index.csv")
+            raise ValueError(
+                f"corrupt prompt store {path}: prompts {tuple(prompts.shape)} do not match store.json/index.csv"
+            )
         for name, frame, columns in (("accuracy", accuracy, ACCURACY_COLUMNS), ("history", history, HISTORY_COLUMNS)):
             if list(frame.columns) != columns:
-                raise ValueError(f"corrupt prompt store {path}: {name}.csv has columns {list(frame.columns)}, expected {columns}")
+                raise ValueError(
+                    f"corrupt prompt store {path}: {name}.csv has columns {list(frame.columns)}, expected {columns}"
+                )
         return cls(prompts, index, accuracy, history, meta.get("profile", {}), meta.get("backbone", ""))
 
     # ------------------------------------------------------------------------------------- PEFT

@@ -247,7 +247,9 @@ def train_bank(
     if len(train) != k_prompts or len(dev) != k_prompts:
         raise ValueError(f"{k_prompts} prompts but {len(train)} train and {len(dev)} dev example sets")
     if batch_size < 1 or micro_batch < 1 or epochs < 1:
-        raise ValueError(f"batch_size, micro_batch and epochs must be positive (got {batch_size}, {micro_batch}, {epochs})")
+        raise ValueError(
+            f"batch_size, micro_batch and epochs must be positive (got {batch_size}, {micro_batch}, {epochs})"
+        )
     keys = list(keys) if keys is not None else [[k] for k in range(k_prompts)]
     rank, world = _dist()
     device = scorer.device
@@ -322,7 +324,8 @@ def train_bank(
                             "loss": float(sum_loss[k]) / n_train[k]})
             history.append({"prompt": k, "epoch": epoch, "split": "dev", "accuracy": float(acc[k]),
                             "loss": float(dev_loss[k])})
-        logger.info("epoch %d: mean dev accuracy %.3f (%d prompts)", epoch, float(np.nanmean(acc)), k_prompts)
+        if np.isfinite(acc).any():
+            logger.info("epoch %d: mean dev accuracy %.3f (%d prompts)", epoch, float(np.nanmean(acc)), k_prompts)
         if folder is not None and rank == 0:
             _save_state(folder, epoch, {"bank": bank.detach().cpu(), "opt": opt.state_dict(), "best": best.cpu(),
                                         "best_dev": best_dev, "best_epoch": best_epoch, "history": history,

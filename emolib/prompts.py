@@ -72,8 +72,8 @@ class PromptProfile:
 
 
 PROFILES: dict[str, PromptProfile] = {
-    "paper": PromptProfile(),
-    "quick": PromptProfile(n_tokens=8, seeds=(1,), epochs=2, batch_size=1, train_size=24, dev_size=16,
+    "paper": PromptProfile(micro_batch=256),
+    "quick": PromptProfile(n_tokens=8, seeds=(1,), epochs=2, batch_size=1, train_size=16, dev_size=12,
                            test_size=16, max_length=32, accuracy_batch=None, micro_batch=32),
     "smoke": PromptProfile(n_tokens=4, seeds=(1,), epochs=2, batch_size=2, train_size=8, dev_size=6,
                            test_size=6, max_length=16, accuracy_batch=None, micro_batch=16),
@@ -135,7 +135,8 @@ def backbone_identity(backbone: Backbone) -> dict[str, Any]:
     model = backbone.model
     weight = model.get_input_embeddings().weight.detach()
     config = model.config.to_dict()
-    config = {k: v for k, v in config.items() if k not in ("_name_or_path", "transformers_version", "dtype", "torch_dtype")}
+    volatile = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")
+    config = {k: v for k, v in config.items() if k not in volatile}
     return {"name": backbone.name, "class": type(model).__name__, "config": input_hash(config),
             "checksum": round(float(weight.double().sum()), 6), "tokenizer": len(backbone.tokenizer)}
 
@@ -176,10 +177,15 @@ def train_prompts(
     prof = get_profile(profile, **overrides)
     emotions = _default_emotions(name, emotions)
     seeds = tuple(int(s) for s in (seeds if seeds is not None else prof.seeds))
-    if not seeds:
-        raise ValueError("seeds must not be empty")
+    if not seeds or not emotions:
+        raise ValueError(f"emotions and seeds must not be empty (got {list(emotions)}, {list(seeds)})")
+    for what, values in (("emotion", emotions), ("seed", seeds)):
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if repeated:
+            raise ValueError(f"repeated {what}(s) {', '.join(repeated)}; give each once")
     prof = dataclasses.replace(prof, seeds=seeds)
-    bb = load_backbone(backbone) if not isinstance(backbone, Backbone) else backbone
+    device = _init_distributed()
+    bb = load_backbone(backbone, device=device) if not isinstance(backbone, Backbone) else backbone
     precision = "bf16" if bb.device.type == "cuda" else "fp32"
     profile_dict = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(prof).items()}
     art = artifact("prompts", {"backbone": backbone_identity(bb), "profile": profile_dict, "emotions": list(emotions),
@@ -188,7 +194,8 @@ def train_prompts(
     if art.exists():
         art.mark_used()
         return PromptStore.load(art.path / "store")
-    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
     index = pd.DataFrame([(e, s) for s in seeds for e in emotions], columns=["emotion", "seed"])
     scorer = make_scorer(bb, prof)
     if compile:
@@ -213,9 +220,21 @@ def train_prompts(
     if rank == 0:
         with art.writing(n_prompts=len(index)) as tmp:
             store.save(tmp / "store")
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if distributed:
         torch.distributed.barrier()
     return store
+
+
+def _init_distributed() -> torch.device | None:
+    """Under ``accelerate launch``/``torchrun`` (``WORLD_SIZE`` > 1) start the process group; return the device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    state = PartialState()  # initialises torch.distributed (gloo on CPU, nccl on GPU)
+    logger.info("data-parallel prompt training: process %d of %d on %s", state.process_index,
+                state.num_processes, state.device)
+    return state.device
 
 
 def _examples(scorer: PromptScorer, emotion: str, seed: int, split: str, profile: PromptProfile) -> Examples:
