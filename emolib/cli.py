@@ -28,6 +28,7 @@ REPRODUCIBLE = {
     "searchlight": "emolib.rsa",
     "manipulation": "emolib.manipulation",
     "valence": "emolib.valence",
+    "backbone": "emolib.pipeline",
 }
 
 
@@ -52,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="write one analysis' result tables as CSV")
     rep.add_argument("what", choices=sorted(REPRODUCIBLE))
     rep.add_argument("--out", type=Path, required=True, help="output folder")
-    rep.add_argument("--backbone", default=None, help="backbone (valence only; default: the embedded one)")
-    rep.add_argument("--profile", choices=["quick", "paper"], default=None)
+    rep.add_argument("--backbone", default=None,
+                     help="backbone (backbone and valence only; default: the embedded one)")
+    rep.add_argument("--profile", choices=["quick", "paper", "smoke"], default=None)
     rep.add_argument("--seed", type=int, default=None)
 
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")
