@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("what", choices=sorted(REPRODUCIBLE))
     rep.add_argument("--out", type=Path, required=True, help="output folder")
     rep.add_argument("--backbone", default=None, help="backbone (valence only; default: the embedded one)")
-    rep.add_argument("--profile", choices=["quick", "paper"], default=None)
+    rep.add_argument("--profile", choices=["quick", "paper", "smoke"], default=None)
     rep.add_argument("--seed", type=int, default=None)
 
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")

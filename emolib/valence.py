@@ -48,6 +48,9 @@ __all__ = [
     "cached_representations",
     "probe_data",
     "arousal_confound",
+    "split_leakage",
+    "valence_to_arousal",
+    "best_layer_table",
     "probe_direction",
     "reproduce",
 ]
@@ -57,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: Probe settings per profile: template pairs used (None = all 254), adjective lists, repeated splits.
 PROFILES: dict[str, dict] = {
     "paper": {"n_templates": None, "adjective_version": "e12b48d", "n_repeats": 20, "batch_size": 64},
-    "quick": {"n_templates": 20, "adjective_version": "head", "n_repeats": 5, "batch_size": 64},
+    "quick": {"n_templates": 16, "adjective_version": "head", "n_repeats": 5, "batch_size": 64},
     "smoke": {"n_templates": 8, "adjective_version": "head", "n_repeats": 2, "batch_size": 64},
 }
 SCALES = ("valence", "arousal")
@@ -266,8 +269,51 @@ def arousal_confound(adjective_version: str = "head") -> tuple[pd.DataFrame, dic
     return crosstab, {"n_arousal_words": len(frame), "n_shared": len(shared), "accuracy": float(hits)}
 
 
+def split_leakage(frame: pd.DataFrame, split: np.ndarray) -> dict[str, float]:
+    """How much a split leaks through families: the share of E1 adjectives with a lemma-family member
+    in training, and of E2 templates with a template-family member in training."""
+    train = frame[split == "train"]
+    e1 = frame[split == "E1"].drop_duplicates("adjective")
+    e2 = frame[split == "E2"].drop_duplicates("template_id")
+    return {"E1 adjectives with a family member in train": float(e1["lemma_family"].isin(train["lemma_family"]).mean()),
+            "E2 templates with a family member in train": float(e2["template_family"].isin(train["template_family"]).mean())}
+
+
+def valence_to_arousal(data: dict, layer: int, features: str = "residual") -> dict[str, float]:
+    """Arousal accuracy of a template-centred valence probe read as "positive valence = low arousal".
+
+    The probe is fit on all valence prompts at ``layer``; returns its accuracy on all arousal prompts
+    and on those whose adjective is in neither valence list.
+    """
+    val, aro = data["valence"], data["arousal"]
+    probe = ValenceProbe().fit(centre_by_group(val[features][:, layer], val["frame"]["template_id"].to_numpy()),
+                               val["frame"]["y"].to_numpy())
+    X = centre_by_group(aro[features][:, layer], aro["frame"]["template_id"].to_numpy())
+    hit = (1 - probe.predict(X)) == aro["frame"]["y"].to_numpy()  # valence y = 1: negative; arousal y = 1: low
+    unseen = ~aro["frame"]["adjective"].isin(set(val["frame"]["adjective"])).to_numpy()
+    return {"all arousal prompts": float(hit.mean()), "arousal words not in the valence lists": float(hit[unseen].mean())}
+
+
+def best_layer_table(summary: pd.DataFrame, select: tuple[str, str] = ("centred", "E1")) -> pd.DataFrame:
+    """Faithful against rigorous accuracies at each (scale, features)'s best layer, as "mean [low, high]".
+
+    The best layer maximises the mean accuracy of ``select`` = (variant, experiment); the original's
+    all-layer probes are added as ``faithful (all layers)`` rows.
+    """
+    per_layer = summary[summary["layer"].astype(str) != "all"].assign(layer=lambda f: f["layer"].astype(int))
+    pick = per_layer[(per_layer["variant"] == select[0]) & (per_layer["experiment"] == select[1])]
+    best = pick.loc[pick.groupby(["scale", "features"], sort=False)["accuracy"].idxmax(), ["scale", "features", "layer"]]
+    rows = per_layer.merge(best, on=["scale", "features", "layer"])
+    flat = summary[summary["layer"].astype(str) == "all"].assign(variant=lambda f: f["variant"] + " (all layers)")
+    table = pd.concat([rows.assign(layer=rows["layer"].astype(str)), flat])
+    table["cell"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in table[["accuracy", "ci_low", "ci_high"]].to_numpy()]
+    return table.pivot_table(index=["scale", "features", "variant", "layer"], columns="experiment", values="cell",
+                             aggfunc="first", sort=False)
+
+
 def probe_direction(backbone: Backbone | str, scale: str = "valence", layer: int = -1, features: str = "residual",
-                    profile: str = "quick", centred: bool = True, root: str | Path | None = None) -> torch.Tensor:
+                    profile: str = "quick", centred: bool = True, n_templates: int | None = None,
+                    root: str | Path | None = None) -> torch.Tensor:
     """A unit-norm probe direction ``[d]`` in model space, oriented to *positive* valence / *high* arousal.
 
     Fits a :class:`~emolib.probes.ValenceProbe` on all prompts of the profile (template-centred if
@@ -285,7 +331,7 @@ def probe_direction(backbone: Backbone | str, scale: str = "valence", layer: int
         raise ValueError(f"unknown features {features!r}; valid choices: {', '.join(SITES)}")
     if not -backbone.n_layers <= layer < backbone.n_layers:
         raise ValueError(f"layer {layer} out of range; valid choices: 0..{backbone.n_layers - 1} (or negative)")
-    data = probe_data(backbone, profile_settings(profile), scales=[scale], root=root)[scale]
+    data = probe_data(backbone, profile_settings(profile, n_templates=n_templates), scales=[scale], root=root)[scale]
     X = data[features][:, layer]  # [N, d]
     if centred:
         X = centre_by_group(X, data["frame"]["template_id"].to_numpy())
@@ -294,7 +340,7 @@ def probe_direction(backbone: Backbone | str, scale: str = "valence", layer: int
 
 
 def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str = "quick", seed: int = 0,
-              n_repeats: int | None = None) -> list[Path]:
+              n_repeats: int | None = None, n_templates: int | None = None) -> list[Path]:
     """Write ``probe_results.csv`` (``scale, experiment, variant, features, layer, accuracy, ci_low, ci_high``).
 
     Further result files (emotion vectors, steering) are added as further steps of this function.
@@ -302,7 +348,7 @@ def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str 
     from emolib.artifacts import atomic_write_csv
     from emolib.probes import run_probes, summarise
 
-    settings = profile_settings(profile, n_repeats=n_repeats)
+    settings = profile_settings(profile, n_repeats=n_repeats, n_templates=n_templates)
     bb = load_backbone(backbone)
     out = Path(out_dir)
     files = []
