@@ -1,7 +1,7 @@
 """Linear probes on layer-wise representations: word/template families, Emo_LLM's E1/E2/E3 splits
-(faithful and grouped), a batched logistic regression, and the fitted :class:`ValenceProbe`.
+(faithful and grouped), per-layer logistic regressions, and the fitted :class:`ValenceProbe`.
 
-Everything here is numpy/torch on arrays; :mod:`emolib.valence` builds the prompts and representations.
+Everything here is numpy/scikit-learn on arrays; :mod:`emolib.valence` builds the prompts and representations.
 
 Example:
     >>> import numpy as np
@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -212,36 +211,27 @@ def standardise(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
     return tuple((x - mean) / scale for x in (train, *others))
 
 
-def fit_logistic(X: np.ndarray | torch.Tensor, y: np.ndarray, C: float = 1.0, max_iter: int = 500,
-                 tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """L2 logistic regression (scikit-learn's objective: C * sum log-loss + ||w||^2 / 2), batched.
-
-    Fits one independent problem per leading index with L-BFGS in float64.
+def fit_logistic(X: np.ndarray, y: np.ndarray, C: float = 1.0, max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's ``LogisticRegression(C=C, max_iter=max_iter)`` (the original's defaults) per problem.
 
     Args:
-        X: ``[B, N, d]`` (B problems, e.g. layers) or ``[N, d]``.
+        X: ``[B, N, d]`` (B independent problems, e.g. layers) or ``[N, d]``.
         y: ``[N]`` 0/1 labels shared by all problems.
 
     Returns:
         ``(coef [B, d], intercept [B])`` (without the B axis for 2-D ``X``).
     """
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float64)
-    squeeze = Xt.dim() == 2
-    Xt = Xt[None] if squeeze else Xt  # [B, N, d]
-    sign = torch.as_tensor(2.0 * np.asarray(y, dtype=np.float64) - 1.0)  # [N]
-    w = torch.zeros(Xt.shape[0], Xt.shape[2] + 1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w], lr=1, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
-                            history_size=20, line_search_fn="strong_wolfe")
+    from sklearn.linear_model import LogisticRegression
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        margin = sign * (torch.einsum("bnd,bd->bn", Xt, w[:, :-1]) + w[:, -1:])  # [B, N]
-        loss = C * torch.nn.functional.softplus(-margin).sum() + 0.5 * (w[:, :-1] ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    coef, intercept = w.detach()[:, :-1].numpy(), w.detach()[:, -1].numpy()
+    X = np.asarray(X)
+    squeeze = X.ndim == 2
+    model = LogisticRegression(C=C, max_iter=max_iter, warm_start=True)  # neighbouring layers start each other
+    coef, intercept = [], []
+    for x in X[None] if squeeze else X:
+        model.fit(x, y)
+        coef.append(model.coef_[0].copy())
+        intercept.append(float(model.intercept_[0]))
+    coef, intercept = np.stack(coef), np.array(intercept)
     return (coef[0], intercept[0]) if squeeze else (coef, intercept)
 
 
@@ -276,7 +266,7 @@ class ValenceProbe:
         1
     """
 
-    def __init__(self, C: float = 1.0, max_iter: int = 500):
+    def __init__(self, C: float = 1.0, max_iter: int = 1000):
         self.C = C
         self.max_iter = max_iter
 
@@ -292,7 +282,8 @@ class ValenceProbe:
         self.scale_[self.scale_ == 0] = 1.0
         self.coef_, self.intercept_ = fit_logistic((X - self.mean_) / self.scale_, y, C=self.C, max_iter=self.max_iter)
         raw = self.coef_ / self.scale_
-        self.direction_ = raw / np.linalg.norm(raw)
+        norm = np.linalg.norm(raw)
+        self.direction_ = raw / norm if norm > 0 else raw  # all-zero when the features carry no signal
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: Probe settings per profile: template pairs used (None = all 254), adjective lists, repeated splits.
 PROFILES: dict[str, dict] = {
     "paper": {"n_templates": None, "adjective_version": "e12b48d", "n_repeats": 20, "batch_size": 64},
-    "quick": {"n_templates": 16, "adjective_version": "head", "n_repeats": 5, "batch_size": 64},
+    "quick": {"n_templates": 16, "adjective_version": "head", "n_repeats": 3, "batch_size": 64},
     "smoke": {"n_templates": 8, "adjective_version": "head", "n_repeats": 2, "batch_size": 64},
 }
 SCALES = ("valence", "arousal")
@@ -336,6 +336,9 @@ def probe_direction(backbone: Backbone | str, scale: str = "valence", layer: int
     if centred:
         X = centre_by_group(X, data["frame"]["template_id"].to_numpy())
     probe = ValenceProbe().fit(X, data["frame"]["y"].to_numpy())
+    if not np.any(probe.direction_):
+        raise ValueError(f"layer {layer} gives no probe direction (its {features} features are constant within "
+                         "templates, e.g. the embeddings of the last token); choose a later layer")
     return torch.as_tensor(-probe.direction_, dtype=torch.float32)
 
 
