@@ -163,9 +163,39 @@ def _pad(ids: list[list[int]], pad_id: int, padding: str) -> tuple[torch.Tensor,
     return input_ids, mask, position_ids, last
 
 
+def _cache_argument(backbone: Backbone) -> str:
+    """The KV-cache keyword of the model's forward: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(backbone.model.base_model.forward).parameters else "past_key_values"
+
+
+def _forward(backbone: Backbone, batch: list[list[int]], sites: Sequence[str], padding: str,
+             cache=None, offset: int = 0) -> dict[str, torch.Tensor]:
+    """One forward pass of padded token lists (after ``offset`` cached prefix tokens); ``{site: [B, L, dim]}``."""
+    input_ids, mask, position_ids, last = _pad(batch, backbone.tokenizer.pad_token_id, padding)
+    if cache is not None:  # the suffixes continue a shared prefix of ``offset`` tokens
+        mask = torch.cat([torch.ones(len(batch), offset, dtype=mask.dtype), mask], 1)
+        position_ids = position_ids + offset
+    device = backbone.device
+    extra = {_cache_argument(backbone): cache} if cache is not None else {}
+    with record_values(backbone, last) as values:
+        result = backbone.model.base_model(
+            input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=position_ids.to(device),
+            output_hidden_states="residual" in sites, use_cache=cache is not None, **extra)
+    out = {}
+    if "value" in sites:
+        out["value"] = torch.stack(values, 1).float().cpu()  # [B, L, value_dim]
+    if "residual" in sites:
+        rows = torch.arange(len(batch))
+        hidden = result.hidden_states[: backbone.n_layers]  # inputs of layers 0..L-1, each [B, T, d]
+        out["residual"] = torch.stack([h[rows, last.to(h.device)] for h in hidden], 1).float().cpu()
+    return out
+
+
 @torch.inference_mode()
 def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[str] = SITES, batch_size: int = 32,
-                    padding: str = "left") -> dict[str, np.ndarray]:
+                    padding: str = "left", prefixes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Per-layer representations at the last real token of each text (batched, length-sorted).
 
     Args:
@@ -175,10 +205,15 @@ def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[st
         batch_size: texts per forward pass.
         padding: ``"left"`` or ``"right"``; attention mask and position ids make both equal to
             unbatched runs up to float noise.
+        prefixes: optional shared prefix per text (e.g. the template before its slot; ``""`` for none).
+            A prefix is run once and its KV cache reused by all texts whose tokens start with its
+            tokens (suffixes right-padded); the result is unchanged, the work about halved.
 
     Returns:
         ``{site: float32 array [N, n_layers, dim]}``.
     """
+    import copy
+
     if backbone.kind != "causal":
         raise ValueError(f"backbone {backbone.name!r} is a {backbone.kind} LM; valid choices: a causal LM")
     if padding not in ("left", "right"):
@@ -186,30 +221,44 @@ def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[st
     bad = [s for s in sites if s not in SITES]
     if bad or not sites:
         raise ValueError(f"unknown site {bad[0] if bad else None!r}; valid choices: {', '.join(SITES)}")
-    ids = backbone.tokenizer(list(texts))["input_ids"]
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    out: dict[str, list] = {s: [] for s in sites}
-    device, base = backbone.device, backbone.model.base_model
-    for start in tqdm(range(0, len(order), batch_size), desc="representations", disable=len(order) <= batch_size,
-                      leave=False):
-        batch = [ids[i] for i in order[start:start + batch_size]]
-        input_ids, mask, position_ids, last = _pad(batch, backbone.tokenizer.pad_token_id, padding)
-        with record_values(backbone, last) as values:
-            result = base(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                          position_ids=position_ids.to(device), output_hidden_states="residual" in sites, use_cache=False)
-        rows = torch.arange(len(batch))
-        if "value" in sites:
-            out["value"].append(torch.stack(values, 1).float().cpu())  # [B, L, value_dim]
-        if "residual" in sites:
-            hidden = result.hidden_states[: backbone.n_layers]  # inputs of layers 0..L-1, each [B, T, d]
-            out["residual"].append(torch.stack([h[rows, last.to(h.device)] for h in hidden], 1).float().cpu())
-    inverse = np.argsort(order)
-    return {s: torch.cat(v).numpy()[inverse] for s, v in out.items()}
+    if prefixes is not None and len(prefixes) != len(texts):
+        raise ValueError(f"got {len(prefixes)} prefixes for {len(texts)} texts; give one per text (or None)")
+    tokenizer = backbone.tokenizer
+    ids = tokenizer(list(texts))["input_ids"]
+    groups: dict[str, list[int]] = {"": []}  # "" = no shared prefix
+    prefix_ids = {p: tokenizer(p)["input_ids"] for p in set(prefixes or []) if p}
+    for i, p in enumerate(prefixes or [""] * len(texts)):
+        shared = bool(p) and len(ids[i]) > len(prefix_ids[p]) and ids[i][: len(prefix_ids[p])] == prefix_ids[p]
+        groups.setdefault(p if shared else "", []).append(i)
+    jobs = []  # (prefix, indices of one batch)
+    for p, members in groups.items():
+        members = sorted(members, key=lambda i: len(ids[i]))
+        jobs += [(p, members[k:k + batch_size]) for k in range(0, len(members), batch_size)]
+    out: dict[str, list] = {s: [None] * len(texts) for s in sites}
+    caches: dict[str, object] = {}
+    for p, batch in tqdm(jobs, desc="representations", disable=len(jobs) <= 1, leave=False):
+        if p:
+            if p not in caches:
+                result = backbone.model.base_model(input_ids=torch.tensor([prefix_ids[p]], device=backbone.device),
+                                                   use_cache=True)
+                caches = {p: result["cache"] if "cache" in result else result["past_key_values"]}
+            cache = copy.deepcopy(caches[p])
+            cache.batch_repeat_interleave(len(batch))
+            offset = len(prefix_ids[p])
+            part = _forward(backbone, [ids[i][offset:] for i in batch], sites, "right", cache, offset)
+        else:
+            part = _forward(backbone, [ids[i] for i in batch], sites, padding)
+        for s, values in part.items():
+            for row, i in enumerate(batch):
+                out[s][i] = values[row]
+    return {s: torch.stack(v).numpy() for s, v in out.items()}
 
 
 def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[str] = SITES,
-                           batch_size: int = 32, root: str | Path | None = None) -> dict[str, np.ndarray]:
-    """:func:`representations` through an artifact keyed by backbone name, texts and sites (stored float16)."""
+                           batch_size: int = 32, root: str | Path | None = None,
+                           prefixes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """:func:`representations` through an artifact keyed by backbone name, texts and sites (stored float16;
+    ``prefixes`` only change the speed)."""
     from emolib.artifacts import artifact, load_arrays, save_arrays
 
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
@@ -219,7 +268,7 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
         art.mark_used()
     else:
         start = time.perf_counter()
-        reps = representations(backbone, texts, sites, batch_size=batch_size)
+        reps = representations(backbone, texts, sites, batch_size=batch_size, prefixes=prefixes)
         logger.info("representations of %d texts in %.1f s", len(texts), time.perf_counter() - start)
         with art.writing(n_texts=len(texts)) as folder:
             save_arrays(folder / "representations.npz", {k: v.astype(np.float16) for k, v in reps.items()})
@@ -237,7 +286,9 @@ def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALE
     texts = list(dict.fromkeys(t for f in frames.values() for t in f["text"]))
     adjectives = sorted({a for f in frames.values() for a in f["adjective"]})
     lexical = [" " + a for a in adjectives]
-    reps = cached_representations(backbone, texts + lexical, SITES, settings["batch_size"], root)
+    slot = {t: tpl.split("{}")[0].rstrip(" ") for f in frames.values() for t, tpl in zip(f["text"], f["template"])}
+    reps = cached_representations(backbone, texts + lexical, SITES, settings["batch_size"], root,
+                                  prefixes=[slot[t] for t in texts] + [""] * len(lexical))
     row = {t: i for i, t in enumerate(texts + lexical)}
     data = {}
     for scale, frame in frames.items():

@@ -42,6 +42,20 @@ def test_batched_representations_equal_unbatched(family, padding, llama, gpt2):
         np.testing.assert_allclose(reps["residual"][i], residual, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_shared_prefix_cache_gives_the_same_representations(family, llama, gpt2):
+    bb = llama if family == "llama" else gpt2
+    texts = ["i am so happy today", "i am so sad", "i am so", "calm and good", "i am so very very bad"]
+    prefixes = ["i am so", "i am so", "i am so", "", "i am so"]  # "i am so" itself cannot share its prefix
+    reps = valence.representations(bb, texts, batch_size=2, prefixes=prefixes)
+    for i, text in enumerate(texts):
+        value, residual = _unbatched(bb, text)
+        np.testing.assert_allclose(reps["value"][i], value, atol=1e-5)
+        np.testing.assert_allclose(reps["residual"][i], residual, atol=1e-5)
+    with pytest.raises(ValueError, match="one per text"):
+        valence.representations(bb, texts, prefixes=prefixes[:2])
+
+
 def test_value_site_is_the_value_projection(llama, gpt2):
     # llama: v_proj output; gpt2: last third of the fused c_attn output
     assert valence.representations(llama, TEXTS[:1])["value"].shape == (1, 2, llama.sites[0].value.out_features)
