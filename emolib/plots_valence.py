@@ -27,7 +27,8 @@ FEATURE_STYLES = {"value": "-", "residual": "--"}
 def _select(summary: pd.DataFrame, scale: str) -> pd.DataFrame:
     table = summary[summary["scale"] == scale]
     if table.empty:
-        raise ValueError(f"no results for scale {scale!r}; valid choices: {', '.join(sorted(summary['scale'].unique()))}")
+        choices = ", ".join(sorted(summary["scale"].unique()))
+        raise ValueError(f"no results for scale {scale!r}; valid choices: {choices}")
     return table
 
 

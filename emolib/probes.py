@@ -157,7 +157,8 @@ def faithful_split(frame: pd.DataFrame, seed: int, e1: float = 0.15, e2: float =
     held_adj = rng.choice(adjectives, size=int(e1 * len(adjectives)), replace=False)
     held_tpl = rng.choice(templates, size=int(e2 * len(templates)), replace=False)
     drawn = frame["key"].to_numpy()[rng.choice(len(frame), size=int(e3 * len(frame)), replace=False)]
-    return _assign(len(frame), frame["adjective"].isin(held_adj).to_numpy(), frame["template_id"].isin(held_tpl).to_numpy(),
+    return _assign(len(frame), frame["adjective"].isin(held_adj).to_numpy(),
+                   frame["template_id"].isin(held_tpl).to_numpy(),
                    frame["key"].isin(set(drawn)).to_numpy(), rng, train_ratio)
 
 
@@ -367,8 +368,9 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
                     add("faithful", "value", {e: [((t @ coef + b > 0) == y[faithful == e]).mean()]
                                               for e, t in zip(EXPERIMENTS, tests) if len(t)}, ["all"])
                 if "faithful-knn" in variants:
-                    add("faithful-knn", "value", {e: [(knn_predict(train, y[faithful == "train"], t) == y[faithful == e]).mean()]
-                                                  for e, t in zip(EXPERIMENTS, tests) if len(t)}, ["all"])
+                    knn = {e: [(knn_predict(train, y[faithful == "train"], t) == y[faithful == e]).mean()]
+                           for e, t in zip(EXPERIMENTS, tests) if len(t)}
+                    add("faithful-knn", "value", knn, ["all"])
             zero = np.zeros(len(frame), dtype=bool)
             for feat in features:
                 if "faithful" in variants:

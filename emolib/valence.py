@@ -111,8 +111,9 @@ def prompt_frame(scale: str, adjective_version: str = "head", template_ids: Sequ
     families = template_families([t["prompt_template"] for t in templates], [t["negation"] for t in templates])
     first = next(iter(lists))
     ids = range(len(templates)) if template_ids is None else template_ids
-    rows = [(templates[t]["prompt_template"].format(adj), t, templates[t]["prompt_template"], bool(templates[t]["negation"]),
-             adj, name, name == first, families[t]) for t in ids for name, words in lists.items() for adj in words]
+    rows = [(templates[t]["prompt_template"].format(adj), t, templates[t]["prompt_template"],
+             bool(templates[t]["negation"]), adj, name, name == first, families[t])
+            for t in ids for name, words in lists.items() for adj in words]
     frame = pd.DataFrame(rows, columns=["text", "template_id", "template", "negation", "adjective", "class_name",
                                         "in_first", "template_family"])
     frame["y"] = (frame["in_first"] != frame["negation"]).astype(int)
@@ -275,7 +276,8 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
     return {k: v.astype(np.float32) for k, v in load_arrays(art.path / "representations.npz").items()}
 
 
-def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALES, root: str | Path | None = None) -> dict:
+def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALES,
+               root: str | Path | None = None) -> dict:
     """Prompts and representations of each scale: ``{scale: {"frame", "value", "residual",
     "lexical_value", "lexical_residual"}}`` with arrays aligned to the frame's rows.
 
@@ -294,7 +296,8 @@ def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALE
     for scale, frame in frames.items():
         rows = frame["text"].map(row).to_numpy()
         lex = frame["adjective"].map(lambda a: row[" " + a]).to_numpy()
-        data[scale] = {"frame": frame, **{s: reps[s][rows] for s in SITES}, **{f"lexical_{s}": reps[s][lex] for s in SITES}}
+        data[scale] = {"frame": frame, **{s: reps[s][rows] for s in SITES},
+                       **{f"lexical_{s}": reps[s][lex] for s in SITES}}
     return data
 
 
@@ -326,8 +329,10 @@ def split_leakage(frame: pd.DataFrame, split: np.ndarray) -> dict[str, float]:
     train = frame[split == "train"]
     e1 = frame[split == "E1"].drop_duplicates("adjective")
     e2 = frame[split == "E2"].drop_duplicates("template_id")
-    return {"E1 adjectives with a family member in train": float(e1["lemma_family"].isin(train["lemma_family"]).mean()),
-            "E2 templates with a family member in train": float(e2["template_family"].isin(train["template_family"]).mean())}
+    return {
+        "E1 adjectives with a family member in train": float(e1["lemma_family"].isin(train["lemma_family"]).mean()),
+        "E2 templates with a family member in train": float(e2["template_family"].isin(train["template_family"]).mean()),
+    }
 
 
 def valence_to_arousal(data: dict, layer: int, features: str = "residual") -> dict[str, float]:
@@ -342,7 +347,8 @@ def valence_to_arousal(data: dict, layer: int, features: str = "residual") -> di
     X = centre_by_group(aro[features][:, layer], aro["frame"]["template_id"].to_numpy())
     hit = (1 - probe.predict(X)) == aro["frame"]["y"].to_numpy()  # valence y = 1: negative; arousal y = 1: low
     unseen = ~aro["frame"]["adjective"].isin(set(val["frame"]["adjective"])).to_numpy()
-    return {"all arousal prompts": float(hit.mean()), "arousal words not in the valence lists": float(hit[unseen].mean())}
+    return {"all arousal prompts": float(hit.mean()),
+            "arousal words not in the valence lists": float(hit[unseen].mean())}
 
 
 def best_layer_table(summary: pd.DataFrame, select: tuple[str, str] = ("centred", "E1")) -> pd.DataFrame:
@@ -353,11 +359,13 @@ def best_layer_table(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
     """
     per_layer = summary[summary["layer"].astype(str) != "all"].assign(layer=lambda f: f["layer"].astype(int))
     pick = per_layer[(per_layer["variant"] == select[0]) & (per_layer["experiment"] == select[1])]
-    best = pick.loc[pick.groupby(["scale", "features"], sort=False)["accuracy"].idxmax(), ["scale", "features", "layer"]]
+    best = pick.loc[pick.groupby(["scale", "features"], sort=False)["accuracy"].idxmax(),
+                    ["scale", "features", "layer"]]
     rows = per_layer.merge(best, on=["scale", "features", "layer"])
     flat = summary[summary["layer"].astype(str) == "all"].assign(variant=lambda f: f["variant"] + " (all layers)")
     table = pd.concat([rows.assign(layer=rows["layer"].astype(str)), flat])
-    table["cell"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in table[["accuracy", "ci_low", "ci_high"]].to_numpy()]
+    table["cell"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
+                     for a, lo, hi in table[["accuracy", "ci_low", "ci_high"]].to_numpy()]
     return table.pivot_table(index=["scale", "features", "variant", "layer"], columns="experiment", values="cell",
                              aggfunc="first", sort=False)
 
