@@ -307,8 +307,9 @@ def arousal_confound(adjective_version: str = "head") -> tuple[pd.DataFrame, dic
     Returns:
         ``(crosstab, summary)``: counts of the arousal adjectives by arousal list and valence list
         (``none`` if the word is in neither valence list), and a summary with ``n_shared`` (arousal
-        words with a valence label) and ``accuracy``: how often "low arousal iff positive valence"
-        gives the arousal label of those words.
+        words with a valence label), ``accuracy``: how often "low arousal iff positive valence"
+        gives the arousal label of those words, ``low_positive_share`` (positive among the valence-labelled
+        low-arousal words) and ``negative_high_share`` (high-arousal among the negative words).
     """
     from emolib.data import load_adjectives
 
@@ -320,7 +321,10 @@ def arousal_confound(adjective_version: str = "head") -> tuple[pd.DataFrame, dic
     crosstab = pd.crosstab(frame["arousal"], frame["valence"])
     shared = frame[frame["valence"] != "none"]
     hits = ((shared["arousal"] == "low") == (shared["valence"] == "positive")).mean()
-    return crosstab, {"n_arousal_words": len(frame), "n_shared": len(shared), "accuracy": float(hits)}
+    low, negative = shared[shared["arousal"] == "low"], shared[shared["valence"] == "negative"]
+    return crosstab, {"n_arousal_words": len(frame), "n_shared": len(shared), "accuracy": float(hits),
+                      "low_positive_share": float((low["valence"] == "positive").mean()),
+                      "negative_high_share": float((negative["arousal"] == "high").mean())}
 
 
 def split_leakage(frame: pd.DataFrame, split: np.ndarray) -> dict[str, float]:
