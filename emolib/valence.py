@@ -66,6 +66,8 @@ PROFILES: dict[str, dict] = {
 SCALES = ("valence", "arousal")
 SITES = ("value", "residual")
 TEMPLATE_VERSION = "0330b2024"
+#: Text before the adjective in the lexical baseline (no template; identical for every adjective).
+LEXICAL_CARRIER = "Word:"
 
 
 def profile_settings(profile: str, **overrides) -> dict:
@@ -281,23 +283,25 @@ def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALE
     """Prompts and representations of each scale: ``{scale: {"frame", "value", "residual",
     "lexical_value", "lexical_residual"}}`` with arrays aligned to the frame's rows.
 
-    The lexical representations are those of the adjective alone (``" " + adjective``, no template).
+    The lexical representations are those of the adjective without any template, after the fixed
+    carrier ``LEXICAL_CARRIER`` (the same for every adjective): it keeps the adjective off position 0,
+    where models without a BOS token park their attention and have degenerate states.
     """
     ids = template_subset(settings["n_templates"])
     frames = {s: prompt_frame(s, settings["adjective_version"], ids) for s in scales}
     texts = list(dict.fromkeys(t for f in frames.values() for t in f["text"]))
     adjectives = sorted({a for f in frames.values() for a in f["adjective"]})
-    lexical = [" " + a for a in adjectives]
     slot = {t: tpl.split("{}")[0].rstrip(" ") for f in frames.values() for t, tpl in zip(f["text"], f["template"])}
-    reps = cached_representations(backbone, texts + lexical, SITES, settings["batch_size"], root,
-                                  prefixes=[slot[t] for t in texts] + [""] * len(lexical))
-    row = {t: i for i, t in enumerate(texts + lexical)}
+    reps = cached_representations(backbone, texts, SITES, settings["batch_size"], root,
+                                  prefixes=[slot[t] for t in texts])
+    lexical = cached_representations(backbone, [f"{LEXICAL_CARRIER} {a}" for a in adjectives], SITES,
+                                     settings["batch_size"], root)
+    row, lex_row = {t: i for i, t in enumerate(texts)}, {a: i for i, a in enumerate(adjectives)}
     data = {}
     for scale, frame in frames.items():
-        rows = frame["text"].map(row).to_numpy()
-        lex = frame["adjective"].map(lambda a: row[" " + a]).to_numpy()
+        rows, lex = frame["text"].map(row).to_numpy(), frame["adjective"].map(lex_row).to_numpy()
         data[scale] = {"frame": frame, **{s: reps[s][rows] for s in SITES},
-                       **{f"lexical_{s}": reps[s][lex] for s in SITES}}
+                       **{f"lexical_{s}": lexical[s][lex] for s in SITES}}
     return data
 
 
