@@ -287,8 +287,11 @@ def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALE
     carrier ``LEXICAL_CARRIER`` (the same for every adjective): it keeps the adjective off position 0,
     where models without a BOS token park their attention and have degenerate states.
     """
+    bad = [s for s in scales if s not in SCALES]
+    if bad:
+        raise ValueError(f"unknown scale {bad[0]!r}; valid choices: {', '.join(SCALES)}")
     ids = template_subset(settings["n_templates"])
-    frames = {s: prompt_frame(s, settings["adjective_version"], ids) for s in scales}
+    frames = {s: prompt_frame(s, settings["adjective_version"], ids) for s in SCALES}  # one cache for both
     texts = list(dict.fromkeys(t for f in frames.values() for t in f["text"]))
     adjectives = sorted({a for f in frames.values() for a in f["adjective"]})
     slot = {t: tpl.split("{}")[0].rstrip(" ") for f in frames.values() for t, tpl in zip(f["text"], f["template"])}
@@ -298,7 +301,8 @@ def probe_data(backbone: Backbone, settings: dict, scales: Sequence[str] = SCALE
                                      settings["batch_size"], root)
     row, lex_row = {t: i for i, t in enumerate(texts)}, {a: i for i, a in enumerate(adjectives)}
     data = {}
-    for scale, frame in frames.items():
+    for scale in scales:
+        frame = frames[scale]
         rows, lex = frame["text"].map(row).to_numpy(), frame["adjective"].map(lex_row).to_numpy()
         data[scale] = {"frame": frame, **{s: reps[s][rows] for s in SITES},
                        **{f"lexical_{s}": lexical[s][lex] for s in SITES}}

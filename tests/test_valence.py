@@ -86,6 +86,8 @@ def test_bad_inputs_name_the_choices(llama):
         valence.profile_settings("fast")
     with pytest.raises(ValueError, match="valid choices: valence, arousal"):
         valence.prompt_frame("dominance")
+    with pytest.raises(ValueError, match="valid choices: valence, arousal"):
+        valence.probe_data(llama, valence.profile_settings("smoke"), scales=["dominance"])
 
 
 def test_prompt_frame_labels_follow_emo_llm():
