@@ -1,0 +1,47 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import plots_valence, valence
+
+
+def _summary():
+    rows = []
+    for scale in ("valence", "arousal"):
+        for experiment in ("E1", "E2", "E3"):
+            for variant in ("faithful", "grouped", "centred", "random-label", "lexical"):
+                for features in ("value", "residual"):
+                    for layer in range(3):
+                        a = 0.5 + 0.1 * layer
+                        rows.append((scale, experiment, variant, features, str(layer), a, a - 0.05, a + 0.05))
+            rows.append((scale, experiment, "faithful", "value", "all", 0.9, 0.85, 0.95))
+            rows.append((scale, experiment, "faithful-knn", "value", "all", 0.8, np.nan, np.nan))
+    return pd.DataFrame(rows, columns=["scale", "experiment", "variant", "features", "layer", "accuracy", "ci_low", "ci_high"])
+
+
+def test_accuracy_by_layer_draws_one_line_per_variant_and_the_all_layer_probes():
+    fig = plots_valence.accuracy_by_layer(_summary(), "valence", "residual")
+    assert len(fig.axes) == 3 and [ax.get_title() for ax in fig.axes] == ["valence E1", "valence E2", "valence E3"]
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert {"faithful", "grouped", "centred", "random-label", "lexical"} <= set(labels)
+    assert "faithful (all layers, value)" in labels and "faithful-knn (all layers, value)" in labels
+    assert list(fig.axes[0].lines[0].get_xdata()) == [0, 1, 2]
+    with pytest.raises(ValueError, match="valid choices: arousal, valence"):
+        plots_valence.accuracy_by_layer(_summary(), "dominance")
+    plt.close("all")
+
+
+def test_features_by_layer_has_a_line_per_scale_and_feature():
+    fig = plots_valence.features_by_layer(_summary())
+    assert len([line for line in fig.axes[0].lines if not line.get_label().startswith("_")]) == 4
+    with pytest.raises(ValueError, match="no per-layer results"):
+        plots_valence.features_by_layer(_summary(), variant="faithful-knn")
+    plt.close("all")
+
+
+def test_confound_bars_stack_the_crosstab():
+    crosstab, _ = valence.arousal_confound("head")
+    fig = plots_valence.confound_bars(crosstab)
+    assert sum(p.get_width() for p in fig.axes[0].patches) == crosstab.to_numpy().sum() == 108
+    plt.close("all")
