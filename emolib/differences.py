@@ -83,6 +83,30 @@ DIFFERENCES: list[dict[str, str]] = [
     _d(_BACKBONE, "Causal LMs.", "RoBERTa only: a prepended mask token is the read-out.",
        "Any supported family; for causal LMs the prompt comes first and the read-out is the last position "
        "(next-token verbalizer).", "emolib.prompt_layouts.PromptScorer", "backbone_neurons"),
+    _d(_PROMPTS, "One job, not 324 processes.", "One training process per emotion x seed, batch 1.",
+       "All prompts trained together as a bank; each prompt's update equals training it alone (tested).",
+       "emolib.prompt_train.train_bank", "prompt_tuning"),
+    _d(_PROMPTS, "Padding and the LM head.", "Comments padded to 256 tokens; the LM head at every position.",
+       "Dynamic padding; only the two verbalizer rows at the read-out (pads are masked: same logits).",
+       "emolib.prompt_layouts.PromptScorer", "prompt_tuning"),
+    _d(_PROMPTS, "Position ids.", "0..T-1 over mask, prompt, text and pads (RoBERTa's padding row used).",
+       "The model's own convention over real tokens; the original's quirk as an option.",
+       "emolib.prompts.PromptProfile", "prompt_tuning"),
+    _d(_PROMPTS, "A test split.", "Only the dev sample (selection, reported accuracy and masking).",
+       "Dev as the original, plus a test sample drawn with the paper's sampling.", "emolib.prompts.train_prompts",
+       "prompt_tuning"),
+    _d(_PROMPTS, "Quick profile.", "12 seeds, full tasks, 100-token prompts, 256 tokens.",
+       "For CPU minutes: one seed, 8-token prompts, subsampled tasks, 32 tokens (the paper profile keeps the "
+       "original settings).", "emolib.prompts.PROFILES", "prompt_tuning"),
+    _d(_VALENCE, "Emotion vectors.", "Not in Emo_LLM.",
+       "Mean residual activation per emotion over GoEmotions comments minus the overall mean; PCs against human "
+       "valence and arousal with bootstrap CIs; RSA against the similarity judgments.",
+       "emolib.emotion_vectors.pc_correlations", "valence_arousal"),
+    _d(_VALENCE, "Steering.", "Probe weights added to cached attention values in all layers; no control; little "
+       "signal reported.",
+       "A unit direction added to the residual stream of one layer, scaled to its typical norm; the valence "
+       "log-odds shift against random directions, with CIs and a held-out choice of alpha.",
+       "emolib.steering.dose_response", "valence_arousal"),
 ]
 
 

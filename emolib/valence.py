@@ -415,9 +415,9 @@ def probe_direction(backbone: Backbone | str, scale: str = "valence", layer: int
 
 def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str = "quick", seed: int = 0,
               n_repeats: int | None = None, n_templates: int | None = None) -> list[Path]:
-    """Write ``probe_results.csv`` (``scale, experiment, variant, features, layer, accuracy, ci_low, ci_high``).
-
-    Further result files (emotion vectors, steering) are added as further steps of this function.
+    """Write ``probe_results.csv`` (``scale, experiment, variant, features, layer, accuracy, ci_low, ci_high``),
+    then the emotion-vector and steering tables of :func:`emolib.emotion_steering.reproduce`
+    (``emotion_vector_pcs.csv``, ``emotion_vector_rsa.csv``, ``steering.csv``, ...).
     """
     from emolib.artifacts import atomic_write_csv
     from emolib.probes import run_probes, summarise
@@ -430,4 +430,7 @@ def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str 
     results = run_probes(probe_data(bb, settings), n_repeats=settings["n_repeats"], seed=seed)
     files.append(atomic_write_csv(summarise(results), out / "probe_results.csv"))
     logger.info("probe results in %.1f s", time.perf_counter() - start)
+    from emolib import emotion_steering
+
+    files += emotion_steering.reproduce(out, bb, profile, seed)
     return files

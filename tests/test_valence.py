@@ -211,6 +211,12 @@ def test_reproduce_smoke_writes_the_csv_and_probe_direction_is_unit(tmp_path):
     table = pd.read_csv(files[0])
     assert list(table.columns) == ["scale", "experiment", "variant", "features", "layer", "accuracy", "ci_low", "ci_high"]
     assert set(table["experiment"]) == {"E1", "E2", "E3"} and set(table["scale"]) == {"valence", "arousal"}
+    names = {f.name for f in files}
+    assert {"probe_results.csv", "emotion_vector_pcs.csv", "steering.csv"} <= names
+    steering = pd.read_csv(tmp_path / "steering.csv")
+    assert list(steering.columns[:6]) == ["direction", "layer", "alpha", "effect", "ci_low", "ci_high"]
+    pcs = pd.read_csv(tmp_path / "emotion_vector_pcs.csv")
+    assert {"pc", "human_scale", "r", "ci_low", "ci_high"} <= set(pcs.columns)
     u = valence.probe_direction("tiny-llama", layer=1, profile="smoke", n_templates=4)
     assert u.shape == (32,) and float(u.norm()) == pytest.approx(1.0, abs=1e-5)
     assert valence.probe_direction("tiny-llama", layer=1, features="value", profile="smoke", n_templates=4).shape == (16,)
