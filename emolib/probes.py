@@ -321,13 +321,15 @@ def _layer_accuracy(X: np.ndarray, target: np.ndarray, split: np.ndarray, y: np.
 
 
 def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence[str] = VARIANTS,
-               features: Sequence[str] = ("value", "residual")) -> pd.DataFrame:
+               features: Sequence[str] = ("value", "residual"), layers: Sequence[int] | None = None) -> pd.DataFrame:
     """Accuracy of every (scale, variant, features, layer, experiment) in each repeated split.
 
     Args:
         data: ``{scale: {"frame", "value", "residual", "lexical_value", "lexical_residual"}}`` as
             :func:`emolib.valence.probe_data` returns.
         n_repeats: seeded splits per variant (split seed ``seed * 10_000 + repeat``).
+        layers: the layers probed one at a time (default all); the all-layer ``faithful`` probe always
+            sees every layer.
 
     Returns:
         Tidy frame ``scale, experiment, variant, features, layer, repeat, accuracy``; ``layer`` is
@@ -339,11 +341,14 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
     rows = []
     for scale, d in data.items():
         frame = d["frame"]
+        n_layers = d["value"].shape[1]
+        picked = list(range(n_layers)) if layers is None else sorted({int(i) % n_layers for i in layers})
+        per_layer = {key: d[key][:, picked] for key in d if key != "frame" and key.split("_")[-1] in features}
         y, neg = frame["y"].to_numpy(), frame["negation"].to_numpy()
         in_first = frame["in_first"].to_numpy().astype(int)
         first = ~frame.duplicated("adjective").to_numpy()
         adj_first = frame[first].set_index("adjective")["in_first"].astype(int)
-        centred = {f: centre_by_group(d[f], frame["template_id"].to_numpy()) for f in features
+        centred = {f: centre_by_group(per_layer[f], frame["template_id"].to_numpy()) for f in features
                    if {"centred", "random-label"} & set(variants)}
         for repeat in tqdm(range(n_repeats), desc=f"probes {scale}", leave=False):
             split_seed = seed * 10_000 + repeat
@@ -357,7 +362,7 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
 
             def add(variant: str, feat: str, accuracy: dict, layer_names=None) -> None:
                 for e, acc in accuracy.items():
-                    for layer, a in zip(layer_names or range(len(acc)), np.atleast_1d(acc)):
+                    for layer, a in zip(layer_names or picked, np.atleast_1d(acc)):
                         rows.append((scale, e, variant, feat, layer, repeat, float(a)))
 
             if "faithful" in variants or "faithful-knn" in variants:
@@ -374,15 +379,16 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
             zero = np.zeros(len(frame), dtype=bool)
             for feat in features:
                 if "faithful" in variants:
-                    add("faithful", feat, _layer_accuracy(d[feat], y, faithful, y, zero))
+                    add("faithful", feat, _layer_accuracy(per_layer[feat], y, faithful, y, zero))
                 if "grouped" in variants:
-                    add("grouped", feat, _layer_accuracy(d[feat], y, grouped, y, zero))
+                    add("grouped", feat, _layer_accuracy(per_layer[feat], y, grouped, y, zero))
                 if "centred" in variants:
                     add("centred", feat, _layer_accuracy(centred[feat], y, grouped, y, zero))
                 if "random-label" in variants:
                     add("random-label", feat, _layer_accuracy(centred[feat], y_control, grouped, y_control, zero))
                 if "lexical" in variants:  # the adjective alone predicts its list; the template's negation flips it
-                    add("lexical", feat, _layer_accuracy(d[f"lexical_{feat}"], in_first, grouped, y, neg, lexical_rows))
+                    add("lexical", feat, _layer_accuracy(per_layer[f"lexical_{feat}"], in_first, grouped, y, neg,
+                                                                lexical_rows))
     return pd.DataFrame(rows, columns=["scale", "experiment", "variant", "features", "layer", "repeat", "accuracy"])
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "SCALES",
     "SITES",
     "profile_settings",
+    "probe_layers",
     "template_subset",
     "prompt_frame",
     "record_values",
@@ -59,15 +60,28 @@ logger = logging.getLogger(__name__)
 
 #: Probe settings per profile: template pairs used (None = all 254), adjective lists, repeated splits.
 PROFILES: dict[str, dict] = {
-    "paper": {"n_templates": None, "adjective_version": "e12b48d", "n_repeats": 20, "batch_size": 64},
-    "quick": {"n_templates": 16, "adjective_version": "head", "n_repeats": 3, "batch_size": 64},
-    "smoke": {"n_templates": 8, "adjective_version": "head", "n_repeats": 2, "batch_size": 64},
+    "paper": {"n_templates": None, "adjective_version": "e12b48d", "n_repeats": 20, "batch_size": 64, "layer_stride": 1},
+    "quick": {"n_templates": 16, "adjective_version": "head", "n_repeats": 3, "batch_size": 64, "layer_stride": 3},
+    "smoke": {"n_templates": 8, "adjective_version": "head", "n_repeats": 2, "batch_size": 64, "layer_stride": 1},
 }
 SCALES = ("valence", "arousal")
 SITES = ("value", "residual")
 TEMPLATE_VERSION = "0330b2024"
 #: Text before the adjective in the lexical baseline (no template; identical for every adjective).
 LEXICAL_CARRIER = "Word:"
+
+
+def probe_layers(n_layers: int, settings: dict) -> list[int]:
+    """Layers probed one at a time: every ``layer_stride``-th layer of the profile, always with the last.
+
+    Example:
+        >>> probe_layers(30, {"layer_stride": 3})[-3:]
+        [24, 27, 29]
+    """
+    stride = int(settings.get("layer_stride", 1))
+    if stride < 1:
+        raise ValueError(f"layer_stride must be >= 1, got {stride}")
+    return sorted(set(range(0, n_layers, stride)) | {n_layers - 1})
 
 
 def profile_settings(profile: str, **overrides) -> dict:
@@ -427,7 +441,8 @@ def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str 
     out = Path(out_dir)
     files = []
     start = time.perf_counter()
-    results = run_probes(probe_data(bb, settings), n_repeats=settings["n_repeats"], seed=seed)
+    results = run_probes(probe_data(bb, settings), n_repeats=settings["n_repeats"], seed=seed,
+                         layers=probe_layers(bb.n_layers, settings))
     files.append(atomic_write_csv(summarise(results), out / "probe_results.csv"))
     logger.info("probe results in %.1f s", time.perf_counter() - start)
     from emolib import emotion_steering

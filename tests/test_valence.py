@@ -197,6 +197,10 @@ def test_probes_find_a_planted_signal_and_baselines_stay_at_chance():
     assert set(results["variant"]) == set(probes.VARIANTS)
     with pytest.raises(ValueError, match="valid choices"):
         probes.run_probes(data, variants=["bogus"])
+    subset = probes.run_probes(data, n_repeats=2, seed=0, features=["value"], layers=[1])
+    per_layer = results[results["layer"].astype(str) != "0"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(subset, per_layer)  # a layer subset gives the same rows for those layers
+    assert valence.probe_layers(30, {"layer_stride": 3}) == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]
 
 
 def test_arousal_confound_counts_shared_words():
