@@ -187,6 +187,7 @@ def build_book(
     run_id = uuid.uuid4().hex[:12]
     env_updates = {
         "EMOLIB_RUN_ID": run_id,
+        "TQDM_DISABLE": "1",  # library progress bars would flood the chapters' outputs; the build shows its own
         "EMOLIB_BUILD_DIR": str(staging),
         "EMOLIB_ARTIFACTS": str(Path(os.environ.get("EMOLIB_ARTIFACTS", root / ".emolib")).resolve()),
         "EMOLIB_DATA": os.environ.get("EMOLIB_DATA", str(root / "data")),
@@ -196,7 +197,7 @@ def build_book(
     os.environ.update(env_updates)
     timings = []
     try:
-        bar = tqdm(notebooks, desc=f"executing chapters ({profile})", unit="chapter")
+        bar = tqdm(notebooks, desc=f"executing chapters ({profile})", unit="chapter", disable=False)
         for path in bar:
             bar.set_postfix_str(path.stem)
             target = staging / path.relative_to(root).with_suffix(".ipynb")
