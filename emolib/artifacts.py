@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,8 @@ class Artifact:
     stage: str
     inputs: dict
     root: Path
+    #: when the stage looked its artifact up; a stage's wall time runs from here to the end of ``writing``
+    opened: float = field(default_factory=time.perf_counter, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -137,10 +139,9 @@ class Artifact:
         """Yield a temporary folder; on success write ``meta.json`` and rename it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{self.stage}-"))
-        start = time.perf_counter()
         try:
             yield tmp
-            seconds = time.perf_counter() - start
+            seconds = time.perf_counter() - self.opened  # the computation before the block counts too
             meta = {"stage": self.stage, "key": self.key, "inputs": _canonical(self.inputs),
                     "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             meta.update(_canonical(extra_meta))

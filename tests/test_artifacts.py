@@ -68,3 +68,16 @@ def test_root_defaults_to_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("EMOLIB_ARTIFACTS", str(tmp_path / "root"))
     assert artifacts.artifact_root() == (tmp_path / "root").resolve()
     assert artifacts.artifact_root(tmp_path) == tmp_path.resolve()
+
+
+def test_stage_time_counts_the_work_before_the_write(tmp_path):
+    import time
+
+    from emolib.artifacts import artifact, read_usage
+
+    art = artifact("slow-stage", {"x": 1}, root=tmp_path)
+    time.sleep(0.3)  # the stage computes before it writes
+    with art.writing() as folder:
+        (folder / "out.txt").write_text("done")
+    assert art.meta["seconds"] >= 0.3
+    assert read_usage(tmp_path)["seconds"].iloc[-1] >= 0.3
