@@ -59,7 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Settings per profile (the bootstrap is vectorised, so both run the original's 10,000 resamples).
-PROFILES: dict[str, dict[str, int]] = {"quick": {"n_boot": 10_000}, "paper": {"n_boot": 10_000}}
+PROFILES: dict[str, dict[str, int]] = {"quick": {"n_boot": 10_000}, "paper": {"n_boot": 10_000}, "smoke": {"n_boot": 500}}
 SOURCES = ("recomputed", "released", "exact")
 DOWNSTREAM_SOURCE = "released"
 _FACE_AFFECT = ATTRIBUTES[:8]
