@@ -87,12 +87,13 @@ def analyse(
 
 
 def reproduce(out_dir: str | Path, backbone: str | Backbone = "smollm2-135m", profile: str | None = None,
-              seed: int | None = None) -> list[Path]:
+              seed: int | None = None, extra_directions: dict[str, torch.Tensor] | None = None) -> list[Path]:
     """Write ``emotion_vector_pcs.csv`` (``layer, pc, human_scale, r, ci_low, ci_high``),
     ``emotion_vector_rsa.csv``, ``steering.csv`` (``direction, layer, alpha, effect, ci_low, ci_high``),
-    ``steering_best.csv`` and ``steering_examples.csv`` to ``out_dir``.
+    ``steering_best.csv`` and ``steering_examples.csv`` to ``out_dir``; ``extra_directions`` are steered
+    beside the emotion-vector directions (e.g. a probe direction).
     """
-    tables = analyse(backbone, profile or "quick", 0 if seed is None else seed)
+    tables = analyse(backbone, profile or "quick", 0 if seed is None else seed, extra_directions=extra_directions)
     out = Path(out_dir)
     names = {"pcs": "emotion_vector_pcs.csv", "rsa": "emotion_vector_rsa.csv", "steering": "steering.csv",
              "best": "steering_best.csv", "examples": "steering_examples.csv"}

@@ -159,7 +159,8 @@ def masked_accuracy(
     labels = pd.concat([pd.DataFrame([{"condition": "none", "attribute": "", "k": 0, "draw": 0}]),
                         index[_INDEX_COLUMNS].reset_index(drop=True)], ignore_index=True)
     prompt_key = hashlib.sha256(store.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
-    inputs = {"backbone": backbone.name, "prompts": prompt_key, "masks": _masks_key(all_masks),
+    precision = "bf16" if (backbone.device.type == "cuda" if autocast is None else autocast) else "fp32"
+    inputs = {"backbone": prompts.backbone_identity(backbone), "precision": precision, "prompts": prompt_key, "masks": _masks_key(all_masks),
               "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy, "version": 1,
               "profile": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(profile).items()}}
     art = artifact("masked-eval", inputs, root=root)

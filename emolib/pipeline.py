@@ -112,7 +112,10 @@ def _paper_cube(values: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, li
 
 def run_activations(backbone: Backbone, store, scorer, root: str | Path | None = None) -> np.ndarray:
     """FFN activations of every prompt at the read-out (cached): ``[K, n_units]`` float32, rows as ``store.index``."""
-    art = artifact("activations", {"backbone": backbone.name, "prompts": _prompts_key(store), "version": 1}, root=root)
+    from emolib.prompts import backbone_identity
+
+    art = artifact("activations", {"backbone": backbone_identity(backbone), "prompts": _prompts_key(store), "version": 1},
+                   root=root)
     if art.exists():
         art.mark_used()
         return load_arrays(art.path / "activations.npz")["activations"]
@@ -153,9 +156,10 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, profile: PipelinePr
     parts = [neurons.top_k_masks(result.rank, profile.k_values)]
     if profile.n_draws:
         parts.append(neurons.random_masks(n_units, profile.k_values, n_draws=profile.n_draws, seed=profile.mask_seed))
-    if profile.paper_random:
-        parts.append(neurons.random_masks(n_units, profile.k_values, seed=profile.mask_seed + 1,
-                                          labels=list(ATTRIBUTES)))
+    if profile.paper_random:  # one draw per label; numbered after the seeded draws so the pooled mean counts each once
+        masks, index = neurons.random_masks(n_units, profile.k_values, seed=profile.mask_seed + 1,
+                                            labels=list(ATTRIBUTES))
+        parts.append((masks, index.assign(draw=index["draw"] + profile.n_draws)))
     return torch.cat([m for m, _ in parts]), pd.concat([i for _, i in parts], ignore_index=True)
 
 
@@ -219,8 +223,12 @@ def run_paper(
     from emolib import prompts
 
     settings = get_profile(profile, **overrides)
-    if emotions is not None:
-        check_emotions(emotions)
+    if emotions is not None and set(check_emotions(emotions)) != set(EMOTIONS):
+        raise ValueError(f"the searchlight needs prompts of all 27 emotions; missing {sorted(set(EMOTIONS) - set(emotions))}")
+    if "dev" not in settings.splits:
+        raise ValueError(f"splits {settings.splits} must include 'dev' (the paper's masked evaluation)")
+    if not (settings.n_draws or settings.paper_random):
+        raise ValueError("the masking statistics need random controls: set n_draws >= 1 or paper_random=True")
     bb = load_backbone(backbone)
     seconds: dict[str, float] = {}
 

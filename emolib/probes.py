@@ -342,6 +342,8 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
     for scale, d in data.items():
         frame = d["frame"]
         n_layers = d["value"].shape[1]
+        if layers is not None and (not len(layers) or any(not -n_layers <= int(i) < n_layers for i in layers)):
+            raise ValueError(f"layers {list(layers)} must be a non-empty list within -{n_layers}..{n_layers - 1}")
         picked = list(range(n_layers)) if layers is None else sorted({int(i) % n_layers for i in layers})
         per_layer = {key: d[key][:, picked] for key in d if key != "frame" and key.split("_")[-1] in features}
         y, neg = frame["y"].to_numpy(), frame["negation"].to_numpy()

@@ -223,7 +223,7 @@ def _s_cpu(x: np.ndarray, y: np.ndarray, chunk: int) -> tuple[np.ndarray, dict, 
         starts = range(0, a, chunk)
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(starts)))) as pool:
             list(tqdm(pool.map(work, starts), total=len(starts), desc="Kendall S", unit="block",
-                      disable=len(starts) < 256, leave=False))  # shown only for > ~250,000 columns
+                      leave=False, **({"disable": True} if len(starts) < 256 else {})))  # shown only for > ~250,000 columns
     return out.T.double().numpy(), tx, ty
 
 

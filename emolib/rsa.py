@@ -425,8 +425,8 @@ def reproduce(out_dir: str | Path, profile: str | None = None, seed: int | None 
     """
     from emolib.artifacts import atomic_write_csv
 
-    if profile not in (None, "quick", "paper"):
-        raise ValueError(f"unknown profile {profile!r}; valid choices: quick, paper")
+    if profile not in (None, "quick", "paper", "smoke"):
+        raise ValueError(f"unknown profile {profile!r}; valid choices: quick, paper, smoke")
     out = Path(out_dir)
     result = released_searchlight()
     tables = {"neuron_tau.csv": result.tau, "neuron_p.csv": result.p, "neuron_ranks.csv": result.rank,

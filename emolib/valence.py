@@ -253,7 +253,7 @@ def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[st
         jobs += [(p, members[k:k + batch_size]) for k in range(0, len(members), batch_size)]
     out: dict[str, list] = {s: [None] * len(texts) for s in sites}
     caches: dict[str, object] = {}
-    for p, batch in tqdm(jobs, desc="representations", disable=len(jobs) <= 1, leave=False):
+    for p, batch in tqdm(jobs, desc="representations", leave=False, **({"disable": True} if len(jobs) <= 1 else {})):
         if p:
             if p not in caches:
                 result = backbone.model.base_model(input_ids=torch.tensor([prefix_ids[p]], device=backbone.device),
@@ -447,5 +447,10 @@ def reproduce(out_dir: str | Path, backbone: str = "smollm2-135m", profile: str 
     logger.info("probe results in %.1f s", time.perf_counter() - start)
     from emolib import emotion_steering
 
-    files += emotion_steering.reproduce(out, bb, profile, seed)
+    layer = bb.n_layers // 2  # the emotion vectors' headline layer (emotion_vectors.headline_layer)
+    extra = {}
+    if layer + 1 < bb.n_layers:  # as the chapter: the probe direction of the residual stream leaving that layer
+        extra["valence probe"] = probe_direction(bb, "valence", layer=layer + 1, profile=profile,
+                                                 n_templates=n_templates)
+    files += emotion_steering.reproduce(out, bb, profile, seed, extra_directions=extra)
     return files

@@ -23,6 +23,9 @@ def test_reproduce_smoke(tmp_path):
     again = ES.reproduce(tmp_path / "again", backbone="tiny-llama", profile="smoke", seed=0)
     for a, b in zip(paths, again):
         assert a.read_text() == b.read_text()
+    extra = ES.reproduce(tmp_path / "extra", backbone="tiny-llama", profile="smoke", seed=0,
+                         extra_directions={"probe": torch.ones(32)})
+    assert "probe" in set(pd.read_csv(extra[2]).direction)  # extra directions are steered beside the others
 
 
 def test_valence_directions_and_profile():

@@ -39,6 +39,7 @@ def test_build_masks_silences_the_top_units_and_adds_controls():
     assert set(np.flatnonzero(~masks[row].numpy())) == top5
     rnd = index[index.condition == "random"]
     assert len(rnd) == 2 * (3 + 14)  # seeded draws plus one draw per attribute label, per k
+    assert not rnd.duplicated(["k", "draw"]).any()  # the pooled baseline averages distinct draws
     assert (~masks.numpy()).sum(1).tolist() == index.k.tolist()  # every mask silences exactly k units
 
 
@@ -111,6 +112,13 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
         masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
     partial = list((tmp_path / ".partial").glob("masked-eval-*/*.csv"))
     assert len(partial) == 2  # the prompts that finished before the interruption
-    monkeypatch.setattr(masked_eval, "masked_predictions", original)
+    resumed_calls = {"n": 0}
+
+    def counting(*args, **kwargs):
+        resumed_calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(masked_eval, "masked_predictions", counting)
     resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
     pd.testing.assert_frame_equal(resumed, run.accuracy["dev"])
+    assert resumed_calls["n"] == len(store.index) - 2  # the finished prompts were not evaluated again
