@@ -158,9 +158,8 @@ def masked_accuracy(
     all_masks = torch.cat([torch.ones(1, backbone.n_units, dtype=torch.bool), masks.cpu()])  # mask 0: none
     labels = pd.concat([pd.DataFrame([{"condition": "none", "attribute": "", "k": 0, "draw": 0}]),
                         index[_INDEX_COLUMNS].reset_index(drop=True)], ignore_index=True)
-    prompt_key = hashlib.sha256(store.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
     precision = "bf16" if (backbone.device.type == "cuda" if autocast is None else autocast) else "fp32"
-    inputs = {"backbone": prompts.backbone_identity(backbone), "precision": precision, "prompts": prompt_key, "masks": _masks_key(all_masks),
+    inputs = {"backbone": prompts.backbone_identity(backbone), "precision": precision, "prompts": store.fingerprint(), "masks": _masks_key(all_masks),
               "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy, "version": 1,
               "profile": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(profile).items()}}
     art = artifact("masked-eval", inputs, root=root)

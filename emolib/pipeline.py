@@ -90,10 +90,6 @@ def get_profile(profile: str | PipelineProfile, **overrides) -> PipelineProfile:
     return replace(base, **overrides)
 
 
-def _prompts_key(store) -> str:
-    return hashlib.sha256(store.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
-
-
 def _paper_cube(values: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
     """Rows of ``values`` (one per prompt) as ``[27 emotions (paper order), seeds, ...]``."""
     seeds = sorted(index["seed"].astype(int).unique())
@@ -114,7 +110,7 @@ def run_activations(backbone: Backbone, store, scorer, root: str | Path | None =
     """FFN activations of every prompt at the read-out (cached): ``[K, n_units]`` float32, rows as ``store.index``."""
     from emolib.prompts import backbone_identity
 
-    art = artifact("activations", {"backbone": backbone_identity(backbone), "prompts": _prompts_key(store), "version": 1},
+    art = artifact("activations", {"backbone": backbone_identity(backbone), "prompts": store.fingerprint(), "version": 1},
                    root=root)
     if art.exists():
         art.mark_used()

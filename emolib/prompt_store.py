@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,6 +85,10 @@ class PromptStore:
                 f"{', '.join(self.emotions)} and seeds {', '.join(map(str, self.seeds))}"
             )
         return int(hit.to_numpy().nonzero()[0][0])
+
+    def fingerprint(self) -> str:
+        """Short hash of the prompt values: the key downstream artifacts (activations, masking) use."""
+        return hashlib.sha256(self.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
 
     def get(self, emotion: str, seed: int) -> torch.Tensor:
         """The kept prompt of ``(emotion, seed)``: (L, d) float32."""
