@@ -23,7 +23,7 @@ from scipy import stats
 
 from emolib import released, rsa
 from emolib.emotions import PAPER_ORDER
-from emolib.rankcorr import kendall_tau_b
+from emolib.rsa.rankcorr import kendall_tau_b
 
 N_TESTS = 36864 * 14
 

@@ -22,11 +22,12 @@ import time
 
 import torch
 
-from emolib import data, neurons
-from emolib.backbones import load_backbone
-from emolib.masked_eval import masked_logits
-from emolib.prompt_layouts import PromptScorer
-from emolib.tiny import tiny_tokenizer
+from emolib import data
+from emolib.paper import units as neurons
+from emolib.model.backbones import load_backbone
+from emolib.paper.masked_eval import masked_logits
+from emolib.paper.layouts import PromptScorer
+from emolib.model import tiny_tokenizer
 
 PAPER_SEQUENCES = 324 * 224 * 9228 // 27  # prompts x masks x mean dev sample per prompt (≈ 24.8 M)
 

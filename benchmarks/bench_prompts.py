@@ -32,11 +32,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from emolib.backbones import load_backbone
+from emolib.model.backbones import load_backbone
 from emolib.data import paper_task
 from emolib.emotions import EMOTIONS
-from emolib.prompt_layouts import PromptScorer
-from emolib.prompt_train import Examples, train_bank
+from emolib.paper.layouts import PromptScorer
+from emolib.paper.train import Examples, train_bank
 
 GRID_EXAMPLES = 1_770_000
 PROMPT_LEN = 100
@@ -47,7 +47,7 @@ def roberta_base_random(device: str):
     """A roberta-base-sized RobertaForMaskedLM with random weights and a word-level tokenizer."""
     from transformers import RobertaConfig, RobertaForMaskedLM
 
-    from emolib.tiny import tiny_tokenizer
+    from emolib.model import tiny_tokenizer
 
     tok = tiny_tokenizer("roberta")
     torch.manual_seed(0)

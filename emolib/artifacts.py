@@ -7,11 +7,11 @@ keep resumable progress in :attr:`Artifact.partial_dir`. Each use is appended to
 book can list which artifacts a build used and how long each stage took.
 
 Example:
-    >>> from emolib.artifacts import artifact
-    >>> art = artifact("demo", {"seed": 1}, root="/tmp/emolib-doc")
+    >>> import tempfile
+    >>> art = artifact("demo", {"seed": 1}, root=tempfile.mkdtemp())
     >>> if not art.exists():
     ...     with art.writing() as folder:
-    ...         (folder / "x.txt").write_text("42")
+    ...         _ = (folder / "x.txt").write_text("42")
     >>> (art.path / "x.txt").read_text()
     '42'
 """

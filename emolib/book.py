@@ -26,13 +26,12 @@ from typing import Any
 
 import yaml
 
-__all__ = ["BookBuildError", "repository_root", "chapter_files", "chapter_parameters", "build_book"]
+from emolib.profiles import check_profile
+
+__all__ = ["BookBuildError", "repository_root", "chapter_files", "is_chapter_notebook", "chapter_parameters",
+           "build_book"]
 
 logger = logging.getLogger(__name__)
-
-#: ``quick``: CPU minutes on the embedded backbone; ``paper``: the original protocol (a GPU);
-#: ``smoke``: a tiny backbone and minimal sizes, to check the book machinery (CI), not the science.
-PROFILES = ("quick", "paper", "smoke")
 
 
 class BookBuildError(RuntimeError):
@@ -62,7 +61,8 @@ def _toc_files(toc: dict) -> list[str]:
     return files
 
 
-def _is_notebook(path: Path) -> bool:
+def is_chapter_notebook(path: Path) -> bool:
+    """Whether ``path`` is a jupytext MyST notebook (a chapter with code), not a plain page."""
     head = path.read_text().split("\n---", 1)[0] if path.suffix == ".md" else ""
     return "kernelspec" in head and "jupytext" in head
 
@@ -138,8 +138,8 @@ def build_book(
     """Execute the chapters and build the HTML book; returns the HTML folder.
 
     Args:
-        profile: ``"quick"`` (CPU minutes on the embedded backbone) or ``"paper"`` (the original
-            protocol; meant for a GPU).
+        profile: a profile of :mod:`emolib.profiles` (``"quick"``: CPU minutes on the embedded
+            backbone; ``"paper"``: the original protocol, meant for a GPU; ``"smoke"``: seconds).
         parameters: overrides for chapter parameters, e.g. ``{"backbone": "roberta-base"}``; each
             name must be declared by at least one executed chapter.
         chapters: chapter file stems to execute (default: all); the intro is always included.
@@ -150,8 +150,7 @@ def build_book(
     from papermill.exceptions import PapermillExecutionError
     from tqdm.auto import tqdm
 
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid choices: {', '.join(PROFILES)}")
+    check_profile(profile)
     root = repository_root(root)
     out = Path(out).resolve()
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -162,7 +161,7 @@ def build_book(
         if unknown:
             raise ValueError(f"unknown chapter(s) {unknown!r}; valid choices: {', '.join(stems)}")
         sources = [p for p in sources if p.stem in chapters or p.relative_to(root).with_suffix("").as_posix() == toc["root"]]
-    notebooks = [p for p in sources if _is_notebook(p)]
+    notebooks = [p for p in sources if is_chapter_notebook(p)]
     declared = {p: chapter_parameters(p) for p in notebooks}
     overrides = {k: _parse_value(v) for k, v in (parameters or {}).items()}
     valid = sorted(set().union(*declared.values())) if declared else []

@@ -6,7 +6,7 @@ Nothing here touches the network unless a user passes a hub id to :func:`load_go
 Example:
     >>> from emolib import data
     >>> task = data.paper_task("grief", seed=1, split="dev")
-    >>> len(task), task["label"].iloc[0]
+    >>> len(task), int(task["label"].iloc[0])
     (26, 1)
 """
 

@@ -49,6 +49,8 @@ __all__ = [
     "r_doubles",
     "prompt_accuracy",
     "masking_accuracy",
+    "masking_frames",
+    "OUTLIER_PROMPTS",
 ]
 
 _ME = "model_emotion"
@@ -342,3 +344,27 @@ def masking_accuracy(kind: str = "attribute_specific") -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["emotion", "seed", "attribute", "k", "accuracy", "best", "position"])
     frame["attribute"] = pd.Categorical(frame["attribute"], categories=ATTRIBUTES)
     return frame.sort_values(["emotion", "seed", "attribute", "k"]).reset_index(drop=True)
+
+
+def masking_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The released masking results as ``(masked, unmasked)`` in :mod:`emolib.paper.manipulation`'s format.
+
+    Random masks keep their attribute label (it only numbers the draw: ``draw`` is the label's
+    position in ``ATTRIBUTES``); the unmasked accuracy is the released prompt accuracy.
+
+    Example:
+        >>> masked, unmasked = masking_frames()
+        >>> sorted(masked["condition"].unique()), len(unmasked)
+        (['random', 'selective'], 324)
+    """
+    parts = []
+    for kind, condition in (("attribute_specific", "selective"), ("random", "random")):
+        frame = masking_accuracy(kind)
+        frame = frame.assign(condition=condition, attribute=frame["attribute"].astype(str))
+        frame["draw"] = frame["attribute"].map(ATTRIBUTES.index) if condition == "random" else 0
+        parts.append(frame[["emotion", "seed", "condition", "attribute", "k", "draw", "accuracy"]])
+    return pd.concat(parts, ignore_index=True), prompt_accuracy()
+
+
+#: Released prompts whose activation statistics are extreme (method notes 6 and 12.18).
+OUTLIER_PROMPTS: tuple[tuple[str, int], ...] = (("relief", 13), ("disgust", 42), ("fear", 42))

@@ -4,8 +4,9 @@ import pytest
 from factor_analyzer.rotator import Rotator
 from sklearn.decomposition import PCA
 
-from emolib import appraisal, released
-from emolib.appraisal import ITEM_PATTERNS, AppraisalPCA, name_components, parallel_analysis, varimax
+from emolib.human import appraisal
+from emolib import released
+from emolib.human.appraisal import ITEM_PATTERNS, AppraisalPCA, name_components, parallel_analysis, varimax
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emolib.backbones import SUPPORTED_FAMILIES, Backbone, find_sites, load_backbone
-from emolib.tiny import tiny_backbone
+from emolib.model.backbones import SUPPORTED_FAMILIES, Backbone, find_sites, load_backbone
+from emolib.model import tiny_backbone
 
 
 @contextlib.contextmanager

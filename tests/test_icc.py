@@ -4,7 +4,7 @@ import pingouin as pg
 import pytest
 from scipy import stats
 
-from emolib.icc import anova_two_way, icc
+from emolib.human.icc import anova_two_way, icc
 
 
 def _ratings(n: int = 12, k: int = 5, seed: int = 0) -> np.ndarray:

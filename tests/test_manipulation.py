@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emolib import manipulation as M
+from emolib.paper import manipulation as M
 from emolib import released
 from emolib.emotions import ATTRIBUTES
 
@@ -196,14 +196,20 @@ def test_bad_inputs_raise_value_errors_naming_the_choices():
 
 def test_analyse_on_synthetic_frames_gives_every_table_per_baseline():
     masked, unmasked = _noisy()
-    tables = M.analyse(masked, unmasked, pd.Series({"valence": 0.5, "arousal": 0.1}), baselines=["pooled"])
-    assert set(tables) == {"summary", "damage"} | {f"{n}_pooled" for n in (
-        "pairs", "by_attribute_emotion", "by_emotion", "by_attribute", "unimodality", "correlation", "emotion_r")}
-    assert tables["by_attribute_pooled"].set_index(["attribute", "k"])["human_tau"].xs("valence").eq(0.5).all()
+    result = M.analyse(masked, unmasked, pd.Series({"valence": 0.5, "arousal": 0.1}), baselines=["pooled"])
+    assert list(result.baselines) == ["pooled"] and M.TABLES == (
+        "pairs", "by_attribute_emotion", "by_emotion", "by_attribute", "unimodality", "correlation", "emotion_r")
+    pooled = result.baselines["pooled"]
+    assert pooled.by_attribute.set_index(["attribute", "k"])["human_tau"].xs("valence").eq(0.5).all()
+    assert result.table("correlation") == {"pooled": pooled.correlation}
+    stacked = result.stacked("by_attribute")
+    assert stacked.columns[0] == "baseline" and len(stacked) == len(pooled.by_attribute)
+    with pytest.raises(ValueError, match="unknown table 'correlations'; valid choices: pairs"):
+        result.table("correlations")
 
 
 def test_released_frames_and_the_original_positional_mapping_agree():
-    masked, unmasked = M.released_frames()
+    masked, unmasked = released.masking_frames()
     assert M.common_k(masked) == [1500, 2000, 2500, 3000, 4000, 5000, 6000]
     assert len(unmasked) == 324
     for kind in ("attribute_specific", "random"):
@@ -218,7 +224,7 @@ def test_released_frames_and_the_original_positional_mapping_agree():
 
 
 def test_released_tables_have_the_papers_sizes():
-    masked, _ = M.released_frames()
+    masked, _ = released.masking_frames()
     pairs = M.paired_differences(masked, "paper")
     assert len(M.paired_tests(pairs, ["attribute", "emotion", "k"])) == 2646
     assert len(M.paired_tests(pairs, ["emotion", "k"])) == 189
@@ -226,20 +232,3 @@ def test_released_tables_have_the_papers_sizes():
     # averaged over the 14 attributes, the paper's pairing and the pooled baseline agree
     pooled = M.paired_tests(M.paired_differences(masked, "pooled"), ["emotion", "k"])
     np.testing.assert_allclose(M.paired_tests(pairs, ["emotion", "k"])["diff"], pooled["diff"])
-
-
-def test_reproduce_writes_exactly_the_four_tables(tmp_path):
-    paths = M.reproduce(tmp_path, profile="smoke")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(M.REPRODUCE_COLUMNS) == sorted(p.name for p in paths)
-    frames = {p.name: pd.read_csv(p) for p in paths}
-    assert list(frames["per_emotion_human_correlation.csv"].columns) == [
-        "baseline", "k", "mean_rho", "t", "df", "p", "ci_low", "ci_high"]
-    assert list(frames["unimodality.csv"].columns) == ["k", "attribute", "D", "p"]
-    assert list(frames["accuracy_summary.csv"].columns) == ["k", "emotion", "condition", "mean", "se"]
-    assert list(frames["attribute_drop.csv"].columns) == ["baseline", "k", "attribute", "diff", "t", "p", "q"]
-    correlation = frames["per_emotion_human_correlation.csv"]
-    assert set(correlation["baseline"]) == {"paper", "pooled"} and len(correlation) == 14
-    assert correlation["df"].eq(26).all() and len(frames["unimodality.csv"]) == 98
-    assert len(frames["attribute_drop.csv"]) == 2 * 98 and len(frames["accuracy_summary.csv"]) == 7 * 27 * 3
-    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: quick, paper, smoke"):
-        M.reproduce(tmp_path, profile="fast")

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from emolib import neurons
-from emolib.backbones import load_backbone
-from emolib.masked_eval import batch_accuracy, masked_logits, masked_predictions
-from emolib.prompt_layouts import PromptScorer
+from emolib.model.backbones import load_backbone
+from emolib.model.hooks import mask_units
+from emolib.paper import units as neurons
+from emolib.paper.layouts import PromptScorer
+from emolib.paper.masked_eval import batch_accuracy, masked_logits, masked_predictions
 
 TEXTS = ["so happy today", "meh", "what a terrible thing to say", "ok", "I miss you so much"]
 
 
 @pytest.fixture(scope="module", params=["llama", "roberta", "gpt2"])
 def setup(request):
-    bb = load_backbone(f"tiny-{request.param}")
+    bb = load_backbone(f"tiny-{request.param}", device="cpu")
     scorer = PromptScorer(bb)
     prompt = torch.randn(4, bb.hidden_size, generator=torch.Generator().manual_seed(0))
     masks, _ = neurons.random_masks(bb.n_units, [0.3, 0.6], n_draws=2, seed=1)
@@ -28,7 +29,7 @@ def _reference(bb, scorer, prompt, masks) -> torch.Tensor:
     """One mask at a time, one text at a time."""
     out = torch.empty(len(masks), len(TEXTS), 2)
     for m in range(len(masks)):
-        with neurons.mask_units(bb, masks[m]), torch.no_grad():
+        with mask_units(bb, masks[m]), torch.no_grad():
             for j, text in enumerate(TEXTS):
                 out[m, j] = scorer.logits(scorer.batch([text], prompt[None]))[0]
     return out

@@ -6,19 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import artifacts, masked_eval, pipeline, rsa
+from emolib import artifacts, profiles, rsa
 from emolib.emotions import ATTRIBUTES, PAPER_ORDER
+from emolib.paper import masked_eval, pipeline
 
 SMALL = {"train_size": 4, "dev_size": 4, "test_size": 2, "epochs": 1}
 
 
-def test_profiles_and_bad_settings():
-    assert pipeline.PAPER_K[6] == pytest.approx(4000 / 36864)
-    assert pipeline.get_profile("quick", k_values=[0.1, 0.2]).k_values == (0.1, 0.2)
-    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: paper, quick, smoke"):
-        pipeline.get_profile("fast")
-    with pytest.raises(ValueError, match="unknown pipeline setting 'kvalues'"):
-        pipeline.get_profile("quick", kvalues=[0.1])
+def test_run_paper_rejects_bad_settings_before_training():
+    with pytest.raises(ValueError, match="unknown masking setting.*'kvalues'"):
+        pipeline.run_paper("tiny-llama", "smoke", kvalues=[0.1])
+    with pytest.raises(ValueError, match="must include 'dev'"):
+        pipeline.run_paper("tiny-llama", "smoke", splits=["test"])
+    with pytest.raises(ValueError, match="unknown split 'val'; valid choices: dev, test"):
+        pipeline.run_paper("tiny-llama", "smoke", splits=["dev", "val"])
+    with pytest.raises(ValueError, match="random controls"):
+        pipeline.run_paper("tiny-llama", "smoke", n_draws=0)
+    with pytest.raises(ValueError, match="repeated seed"):
+        pipeline.run_paper("tiny-llama", "smoke", seeds=[1, 1])
 
 
 def _fake_result(n_units=40, per_layer=10) -> rsa.SearchlightResult:
@@ -29,7 +34,7 @@ def _fake_result(n_units=40, per_layer=10) -> rsa.SearchlightResult:
 
 def test_build_masks_silences_the_top_units_and_adds_controls():
     result = _fake_result()
-    profile = pipeline.get_profile("quick", k_values=(0.1, 5), n_draws=3, paper_random=True)
+    profile = profiles.settings("masking", "quick", k_values=(0.1, 5), n_draws=3, paper_random=True)
     masks, index = pipeline.build_masks(result, 40, profile)
     assert masks.shape == (len(index), 40)
     sel = index[index.condition == "selective"]
@@ -46,18 +51,18 @@ def test_build_masks_silences_the_top_units_and_adds_controls():
 def test_paper_cube_orders_emotions_and_seeds():
     index = pd.DataFrame([(e, s) for s in (3, 1) for e in reversed(PAPER_ORDER)], columns=["emotion", "seed"])
     values = np.arange(len(index))[:, None].astype(float)
-    cube, seeds = pipeline._paper_cube(values, index)
+    cube, seeds = pipeline.activation_cube(values, index)
     assert seeds == [1, 3] and cube.shape == (27, 2, 1)
     first = index[(index.emotion == PAPER_ORDER[0]) & (index.seed == 1)].index[0]
     assert cube[0, 0, 0] == first
     with pytest.raises(ValueError, match="all 27 emotions"):
-        pipeline._paper_cube(values[:5], index.iloc[:5])
+        pipeline.activation_cube(values[:5], index.iloc[:5])
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
-    run = pipeline.run_paper("tiny-llama", "smoke", root=root, progress=False, prompt_overrides=SMALL)
+    run = pipeline.run_paper("tiny-llama", "smoke", device="cpu", root=root, progress=False, prompt_overrides=SMALL)
     return run, root
 
 
@@ -68,9 +73,12 @@ def test_smoke_run_produces_every_table(smoke):
     n_masks = len(run.mask_index) + 1
     assert len(table) == 27 * n_masks
     assert set(table.condition) == {"none", "selective", "random"}
-    for key in ("summary", "damage", "by_attribute_pooled", "correlation_pooled", "by_emotion_pooled"):
-        assert key in run.tables and len(run.tables[key])
-    assert run.baselines == ("pooled",)
+    pooled = run.manipulation.baselines["pooled"]
+    for table in (run.manipulation.summary, run.manipulation.damage, pooled.by_attribute, pooled.correlation,
+                  pooled.by_emotion):
+        assert len(table)
+    assert run.baselines == ("pooled",) and list(run.manipulation.baselines) == ["pooled"]
+    assert run.cube().shape == (27, 1, run.activations.shape[1])
     assert set(run.timings()["stage"]) >= {"prompts", "activations", "searchlight", "masked evaluation"}
 
 
@@ -87,7 +95,7 @@ def test_unmasked_accuracy_equals_the_store_dev_accuracy(smoke):
 
 def test_rerun_reuses_every_artifact(smoke, tmp_path):
     run, root = smoke
-    again = pipeline.run_paper("tiny-llama", "smoke", root=root, progress=False, prompt_overrides=SMALL)
+    again = pipeline.run_paper("tiny-llama", "smoke", device="cpu", root=root, progress=False, prompt_overrides=SMALL)
     pd.testing.assert_frame_equal(again.accuracy["dev"], run.accuracy["dev"])
     usage = artifacts.read_usage(root)
     last = usage.tail(4)
@@ -97,7 +105,7 @@ def test_rerun_reuses_every_artifact(smoke, tmp_path):
 def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
     run, _ = smoke
     store = run.store
-    masks, index = pipeline.build_masks(run.searchlight, run.activations.shape[1], run.profile)
+    masks, index = pipeline.build_masks(run.searchlight, run.activations.shape[1], run.masking)
     calls = {"n": 0}
     original = masked_eval.masked_predictions
 
@@ -109,7 +117,7 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
 
     monkeypatch.setattr(masked_eval, "masked_predictions", flaky)
     with pytest.raises(KeyboardInterrupt):
-        masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
+        masked_eval.masked_accuracy("tiny-llama", store, masks, index, device="cpu", root=tmp_path, progress=False)
     partial = list((tmp_path / ".partial").glob("masked-eval-*/*.csv"))
     assert len(partial) == 2  # the prompts that finished before the interruption
     resumed_calls = {"n": 0}
@@ -119,6 +127,6 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(masked_eval, "masked_predictions", counting)
-    resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, root=tmp_path, progress=False)
+    resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, device="cpu", root=tmp_path, progress=False)
     pd.testing.assert_frame_equal(resumed, run.accuracy["dev"])
     assert resumed_calls["n"] == len(store.index) - 2  # the finished prompts were not evaluated again

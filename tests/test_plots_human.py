@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import plots_human
-from emolib.appraisal import ParallelAnalysis
+from emolib.plots import human as plots_human
+from emolib.human.appraisal import ParallelAnalysis
 from emolib.emotions import ATTRIBUTES, PAPER_ORDER
 
 

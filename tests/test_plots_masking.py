@@ -2,40 +2,42 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from emolib import manipulation, plots_masking
+from emolib import released
 from emolib.emotions import ATTRIBUTES
+from emolib.paper import manipulation
+from emolib.plots import masking as plots_masking
 
 
 @pytest.fixture(scope="module")
 def tables():
-    masked, unmasked = manipulation.released_frames()
+    masked, unmasked = released.masking_frames()
     tau = pd.Series(range(14), index=list(ATTRIBUTES), dtype=float) / 20
     return manipulation.analyse(masked, unmasked, tau), tau
 
 
 def _both(t, name):
-    return {b: t[f"{name}_{b}"] for b in manipulation.BASELINES}
+    return t.table(name)
 
 
 def test_accuracy_bars_draw_three_bars_per_emotion_and_reject_missing_k(tables):
     t, _ = tables
-    fig = plots_masking.accuracy_bars(t["summary"], 4000)
+    fig = plots_masking.accuracy_bars(t.summary, 4000)
     assert len(fig.axes[0].patches) == 3 * 27
     with pytest.raises(ValueError, match="unknown k 123; valid choices: 1500, 2000"):
-        plots_masking.accuracy_bars(t["summary"], 123)
-    fig = plots_masking.accuracy_vs_k(t["summary"])
+        plots_masking.accuracy_bars(t.summary, 123)
+    fig = plots_masking.accuracy_vs_k(t.summary)
     assert sum(ax.get_visible() and ax.axison for ax in fig.axes) == 27
     plt.close("all")
 
 
 def test_drop_figures_have_one_mark_per_attribute_or_emotion_and_baseline(tables):
     t, tau = tables
-    assert len(plots_masking.emotion_drop(t["by_emotion_paper"], 4000).axes[0].patches) == 27
+    assert len(plots_masking.emotion_drop(t.baselines["paper"].by_emotion, 4000).axes[0].patches) == 27
     assert len(plots_masking.emotion_drop(_both(t, "by_emotion"), 4000).axes[0].patches) == 2 * 27
     fig = plots_masking.attribute_drop(_both(t, "by_attribute"), 4000, list(ATTRIBUTES))
     assert [tick.get_text() for tick in fig.axes[0].get_yticklabels()] == list(ATTRIBUTES)
     with pytest.raises(ValueError, match="unknown attribute 'happy'"):
-        plots_masking.attribute_drop(t["by_attribute_paper"], 4000, ["happy"])
+        plots_masking.attribute_drop(t.baselines["paper"].by_attribute, 4000, ["happy"])
     fig = plots_masking.drop_vs_weight(_both(t, "by_attribute_emotion"), tau, 4000)
     assert len(fig.axes) == 2 and all(len(ax.lines) == 27 + 1 for ax in fig.axes)  # 27 fits + the zero line
     fig = plots_masking.rho_by_k(_both(t, "correlation"), _both(t, "emotion_r"))
@@ -45,11 +47,11 @@ def test_drop_figures_have_one_mark_per_attribute_or_emotion_and_baseline(tables
 
 def test_random_damage_figures_show_every_draw(tables):
     t, _ = tables
-    assert len(plots_masking.random_damage(t["damage"]).axes[0].lines) == 14
-    fig = plots_masking.damage_heatmap(t["damage"])
+    assert len(plots_masking.random_damage(t.damage).axes[0].lines) == 14
+    fig = plots_masking.damage_heatmap(t.damage)
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (14, 9)  # draws x k (the random masks have k = 500 ... 6000)
-    assert image.max() == pytest.approx(t["damage"]["relative"].max())
+    assert image.max() == pytest.approx(t.damage["relative"].max())
     with pytest.raises(ValueError, match="unknown value 'ratio'; valid choices: relative, drop"):
-        plots_masking.damage_heatmap(t["damage"], value="ratio")
+        plots_masking.damage_heatmap(t.damage, value="ratio")
     plt.close("all")

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from emolib import emotions, plots_neurons, rsa  # noqa: E402
+from emolib import emotions, rsa
+from emolib.plots import neurons as plots_neurons  # noqa: E402
 
 
 @pytest.fixture(scope="module")

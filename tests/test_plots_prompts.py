@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import plots_prompts, released
+from emolib.plots import prompts as plots_prompts
+from emolib import released
 
 
 def _accuracy() -> pd.DataFrame:

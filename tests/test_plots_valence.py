@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emolib import plots_valence, valence
+from emolib.plots import valence as plots_valence
+from emolib.emollm import analysis
 
 
 def _summary():
@@ -41,7 +42,7 @@ def test_features_by_layer_has_a_line_per_scale_and_feature():
 
 
 def test_confound_bars_stack_the_crosstab():
-    crosstab, _ = valence.arousal_confound("head")
+    crosstab, _ = analysis.arousal_confound("head")
     fig = plots_valence.confound_bars(crosstab)
     assert sum(p.get_width() for p in fig.axes[0].patches) == crosstab.to_numpy().sum() == 108
     plt.close("all")

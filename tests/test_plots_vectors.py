@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from emolib import emotion_vectors as E  # noqa: E402
-from emolib import plots_vectors as P  # noqa: E402
+from emolib.emollm import vectors as E  # noqa: E402
+from emolib.plots import vectors as P  # noqa: E402
 from emolib.emotions import EMOTIONS  # noqa: E402
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy import stats
 
-from emolib import rankcorr
-from emolib.rankcorr import kendall_s, kendall_tau_a, kendall_tau_b, spearman_rho
+from emolib.rsa import rankcorr
+from emolib.rsa.rankcorr import kendall_s, kendall_tau_a, kendall_tau_b, spearman_rho
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from emolib import emotions, rsa
+from emolib import emotions, reproduce, rsa
 from emolib.stats import bh_q, paper_q
 
 
@@ -109,7 +109,10 @@ def test_searchlight_validation_and_round_trip(planted, tmp_path):
     res = rsa.searchlight(units, target, units_per_layer=4)
     with pytest.raises(ValueError, match="unknown correction 'fdr'"):
         res.with_correction("fdr")
-    back = rsa.SearchlightResult.load(res.save(tmp_path))
+    from emolib.paper.pipeline import load_searchlight, save_searchlight
+
+    save_searchlight(res, tmp_path)
+    back = load_searchlight(tmp_path)
     pd.testing.assert_frame_equal(back.tau, res.tau)
     pd.testing.assert_frame_equal(back.rank, res.rank)
     assert back.units_per_layer == 4
@@ -144,34 +147,18 @@ def test_compare_rdms_against_scipy(acts):
         assert r == pytest.approx(stats.spearmanr(rdms[rdm], targets[target]).statistic, abs=1e-13)
 
 
-def test_reproduce_writes_the_four_tables(planted, tmp_path, monkeypatch):
-    units, target = planted
-    res = rsa.searchlight(units, target, units_per_layer=4)
-    monkeypatch.setattr(rsa, "released_searchlight", lambda: res)
-    paths = rsa.reproduce(tmp_path)
-    expected = ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv", "searchlight_summary.csv"]
-    assert sorted(p.name for p in paths) == expected
-    ranks = pd.read_csv(tmp_path / "neuron_ranks.csv")
-    assert list(ranks.columns) == ["a", "b"] and len(ranks) == 12
-    assert ranks.loc[2, "a"] == 1.0
-    summary = pd.read_csv(tmp_path / "searchlight_summary.csv")
-    assert list(summary.columns) == ["attribute", "n_significant", "n_selective", "max_tau"]
-    with pytest.raises(ValueError, match="unknown profile 'full'"):
-        rsa.reproduce(tmp_path, profile="full")
-
-
 @pytest.mark.slow
 def test_released_searchlight_paper_path(tmp_path):
     """The real released data (~40 s): shape, R emulation close to plain float64, significance present."""
-    res = rsa.released_searchlight(root=tmp_path)
+    res = reproduce.released_searchlight(root=tmp_path)
     assert res.tau.shape == (36864, 14) and res.units_per_layer == 3072
     assert list(res.tau.columns) == list(emotions.ATTRIBUTES)
     assert not res.tau.isna().any().any()
-    plain = rsa.released_searchlight(root=tmp_path, emulate_r=False)
+    plain = reproduce.released_searchlight(root=tmp_path, emulate_r=False)
     assert np.abs(plain.tau.to_numpy() - res.tau.to_numpy()).max() < 1e-3
     assert (plain.tau.to_numpy() != res.tau.to_numpy()).sum() < 1000
     assert (res.summary()["n_significant"] > 0).all()
-    again = rsa.released_searchlight(root=tmp_path)  # from the artifact
+    again = reproduce.released_searchlight(root=tmp_path)  # from the artifact
     pd.testing.assert_frame_equal(again.rank, res.rank)
 
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from emolib import steering as S
-from emolib.tiny import tiny_backbone
+from emolib.emollm import steering as S
+from emolib.model.hooks import record
+from emolib.model import tiny_backbone
 
 PROMPTS = ["the movie was", "my day was", "the food here is", "the weather today is", "the party was", "this song is"]
 
@@ -51,10 +52,10 @@ def test_steer_restores_after_error(bb):
 def test_steer_adds_exactly(bb):
     d = _direction(bb)
     ids = bb.tokenizer("the movie was", return_tensors="pt")
-    with torch.no_grad(), S.capture_residuals(bb, [0]) as store:
+    with torch.no_grad(), record(bb, "residual", [0]) as store:
         bb.model(**ids)
     clean = store[0].clone()
-    with torch.no_grad(), S.steer(bb, d, 0, alpha=0.5, scale=2.0), S.capture_residuals(bb, [0]) as store:
+    with torch.no_grad(), S.steer(bb, d, 0, alpha=0.5, scale=2.0), record(bb, "residual", [0]) as store:
         bb.model(**ids)
     # the capture hook was registered after the steering hook, so it sees the steered output
     torch.testing.assert_close(store[0] - clean, (d / d.norm() * 1.0).expand_as(clean), atol=1e-5, rtol=0)
@@ -78,7 +79,7 @@ def test_typical_norm_is_median_token_norm(bb):
     for t in texts:
         ids = bb.tokenizer(t, return_tensors="pt", return_special_tokens_mask=True)
         special = ids.pop("special_tokens_mask").bool()[0]
-        with torch.no_grad(), S.capture_residuals(bb, [1]) as store:
+        with torch.no_grad(), record(bb, "residual", [1]) as store:
             bb.model(**ids)
         norms.append(store[1][0, ~special].norm(dim=-1))
     assert S.typical_norm(bb, 1, texts) == pytest.approx(float(torch.cat(norms).median()), rel=1e-6)

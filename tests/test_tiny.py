@@ -1,7 +1,7 @@
 import pytest
 
-from emolib.backbones import load_backbone
-from emolib.tiny import tiny_backbone, tiny_tokenizer
+from emolib.model.backbones import load_backbone
+from emolib.model import tiny_backbone, tiny_tokenizer
 
 
 @pytest.mark.parametrize("family,first,last", [("roberta", "<s>", "</s>"), ("bert", "[CLS]", "[SEP]"), ("llama", "<s>", "joy")])

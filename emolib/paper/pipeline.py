@@ -1,0 +1,239 @@
+"""The whole paper on any backbone: prompts -> activations -> searchlight -> masks -> masked accuracy -> statistics.
+
+Each stage is a cached artifact keyed by its inputs (:mod:`emolib.artifacts`), so a re-run
+recomputes only what changed; :func:`run_paper` chains them and returns a :class:`PaperRun` whose
+tables feed the same figure functions as the reproduction chapters.
+
+The settings are those of :mod:`emolib.profiles`: the prompt settings (``"prompts"``), the masking
+design (``"masking"``: ``paper``: 12 seeds, the paper's nine k as fractions of all units, the
+original's one random draw per attribute label plus 5 seeded draws per k, dev and test; ``quick``:
+one k, two random draws, dev only; ``smoke``: seconds on a tiny model) and the human-weight
+bootstrap (``"human"``).
+
+Example:
+    >>> run = run_paper("tiny-llama", "smoke", device="cpu", progress=False)
+    >>> run.manipulation.baselines["pooled"].correlation.columns[:3].tolist()
+    ['k', 'mean_rho', 't']
+    >>> activation_cube(run.activations, run.store.index)[0].shape  # [27 emotions, seeds, units]
+    (27, 1, 192)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emolib import human, profiles, rsa
+from emolib.artifacts import artifact, atomic_write_csv, load_arrays, save_arrays
+from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, check_emotions
+from emolib.model.backbones import Backbone, load_backbone
+from emolib.paper import manipulation, prompts, units
+from emolib.paper.masked_eval import masked_accuracy
+from emolib.paper.store import PromptStore
+from emolib.profiles import MaskingSettings
+
+__all__ = ["activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
+           "run_paper", "load_searchlight", "save_searchlight"]
+
+logger = logging.getLogger(__name__)
+
+
+def activation_cube(values: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
+    """Rows of ``values`` (one per prompt, as ``index``'s emotion and seed) as ``[27 emotions (paper order), seeds, ...]``.
+
+    Returns:
+        ``(cube, seeds)``; ``ValueError`` if an emotion or an (emotion, seed) prompt is missing.
+    """
+    seeds = sorted(index["seed"].astype(int).unique())
+    missing = sorted(set(PAPER_ORDER) - set(index["emotion"]))
+    if missing:
+        raise ValueError(f"the searchlight needs prompts of all 27 emotions; missing {missing}")
+    position = {(e, int(s)): i for i, (e, s) in enumerate(index[["emotion", "seed"]].itertuples(index=False))}
+    cube = np.empty((len(PAPER_ORDER), len(seeds)) + values.shape[1:], dtype=values.dtype)
+    for a, emotion in enumerate(PAPER_ORDER):
+        for b, seed in enumerate(seeds):
+            if (emotion, seed) not in position:
+                raise ValueError(f"no prompt for ({emotion!r}, seed {seed}); every emotion needs every seed")
+            cube[a, b] = values[position[(emotion, seed)]]
+    return cube, seeds
+
+
+def run_activations(backbone: Backbone, store: PromptStore, scorer, root: str | Path | None = None) -> np.ndarray:
+    """FFN activations of every prompt at the read-out (cached): ``[K, n_units]`` float32, rows as ``store.index``."""
+    art = artifact("activations", {"backbone": backbone.identity, "prompts": store.fingerprint(), "version": 1},
+                   root=root)
+    if art.exists():
+        art.mark_used()
+        return load_arrays(art.path / "activations.npz")["activations"]
+    with art.writing(n_units=backbone.n_units) as folder:
+        values = units.prompt_activations(backbone, store.prompts, scorer)
+        save_arrays(folder / "activations.npz", {"activations": values})
+        atomic_write_csv(store.index[["emotion", "seed"]], folder / "index.csv", index=False)
+    return values
+
+
+def save_searchlight(result: rsa.SearchlightResult, folder: Path) -> None:
+    """Write a searchlight result into an artifact folder (``searchlight.npz`` + ``searchlight.json``)."""
+    import json
+
+    from emolib.artifacts import atomic_write_text
+
+    arrays, settings = result.to_arrays()
+    save_arrays(folder / "searchlight.npz", arrays)
+    atomic_write_text(folder / "searchlight.json", json.dumps(settings))
+
+
+def load_searchlight(folder: Path) -> rsa.SearchlightResult:
+    """The searchlight result :func:`save_searchlight` wrote into ``folder``."""
+    import json
+
+    return rsa.SearchlightResult.from_arrays(load_arrays(folder / "searchlight.npz"),
+                                             json.loads((folder / "searchlight.json").read_text()))
+
+
+def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_layer: int,
+                    root: str | Path | None = None) -> rsa.SearchlightResult:
+    """The paper's searchlight of the backbone's units against the 14 human attribute RDMs (cached).
+
+    Unit RDMs are the mean over seeds of ``|a_i - a_j|`` in the paper's emotion order; the targets
+    are the attribute RDMs the original analyses used (``human.DOWNSTREAM_SOURCE``).
+    """
+    cube, seeds = activation_cube(activations, index)  # [27, S, units]
+    targets = human.attribute_rdms(human.DOWNSTREAM_SOURCE)
+    key = hashlib.sha256(cube.tobytes()).hexdigest()[:16]
+    art = artifact("searchlight", {"activations": key, "seeds": seeds, "units_per_layer": units_per_layer,
+                                   "targets": human.DOWNSTREAM_SOURCE, "version": 1}, root=root)
+    if art.exists():
+        art.mark_used()
+        return load_searchlight(art.path)
+    with art.writing(n_units=cube.shape[-1]) as folder:
+        result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer)
+        save_searchlight(result, folder)
+    return result
+
+
+def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSettings) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Selective top-k masks per attribute plus the random controls of ``settings``.
+
+    Returns:
+        ``(masks [M, n_units] bool, index)`` with ``condition, attribute, k, draw``.
+    """
+    parts = [units.top_k_masks(result.rank, settings.k_values)]
+    if settings.n_draws:
+        parts.append(units.random_masks(n_units, settings.k_values, n_draws=settings.n_draws, seed=settings.mask_seed))
+    if settings.paper_random:  # one draw per label; numbered after the seeded draws so the pooled mean counts each once
+        masks, index = units.random_masks(n_units, settings.k_values, seed=settings.mask_seed + 1,
+                                          labels=list(ATTRIBUTES))
+        parts.append((masks, index.assign(draw=index["draw"] + settings.n_draws)))
+    return torch.cat([m for m, _ in parts]), pd.concat([i for _, i in parts], ignore_index=True)
+
+
+def run_masking(backbone: Backbone, store: PromptStore, masks: torch.Tensor, index: pd.DataFrame,
+                settings: MaskingSettings, scorer, root: str | Path | None = None,
+                progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Masked accuracy of every prompt x mask on each split of ``settings`` (cached per split)."""
+    return {split: masked_accuracy(backbone, store, masks, index, split=split, scorer=scorer,
+                                   accuracy=settings.accuracy, batch_size=settings.batch_size, device=backbone.device,
+                                   root=root, progress=progress)
+            for split in settings.splits}
+
+
+@dataclass
+class PaperRun:
+    """Everything :func:`run_paper` computed for one backbone."""
+
+    backbone: str
+    profile: str
+    masking: MaskingSettings
+    store: PromptStore
+    activations: np.ndarray  # [K, n_units], rows as store.index
+    searchlight: rsa.SearchlightResult
+    mask_index: pd.DataFrame
+    accuracy: dict[str, pd.DataFrame]  # split -> masked_eval frame (incl. condition "none")
+    human_tau: pd.Series
+    manipulation: manipulation.ManipulationResult  # the statistics on dev
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        return manipulation.BASELINES if self.masking.paper_random else ("pooled",)
+
+    def cube(self) -> np.ndarray:
+        """The activations as ``[27 emotions (paper order), seeds, n_units]``."""
+        return activation_cube(self.activations, self.store.index)[0]
+
+    def frames(self, split: str = "dev") -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(masked, unmasked)`` frames in :mod:`emolib.paper.manipulation`'s format for one split."""
+        if split not in self.accuracy:
+            raise ValueError(f"split {split!r} was not evaluated; evaluated: {', '.join(self.accuracy)}")
+        table = self.accuracy[split]
+        unmasked = table[table["condition"] == "none"][["emotion", "seed", "accuracy"]].reset_index(drop=True)
+        masked = table[table["condition"] != "none"].reset_index(drop=True)
+        return masked, unmasked
+
+    def timings(self) -> pd.DataFrame:
+        return pd.DataFrame({"stage": list(self.seconds), "seconds": list(self.seconds.values())})
+
+
+def run_paper(
+    backbone: Backbone | str = "smollm2-135m", profile: str = "quick", *,
+    emotions: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+    device: str | torch.device | None = "auto", root: str | Path | None = None, progress: bool = True,
+    bootstrap_seed: int = 6, prompt_overrides: dict | None = None, **overrides,
+) -> PaperRun:
+    """Run the paper on ``backbone``: train (or reuse) prompts, record, searchlight, mask, evaluate, analyse.
+
+    Args:
+        backbone: a name, folder, hub id, ``(model, tokenizer)`` or :class:`Backbone` (put on ``device``).
+        profile: ``"paper"``, ``"quick"`` or ``"smoke"`` (:mod:`emolib.profiles`).
+        emotions, seeds: restrict the prompt grid (the searchlight needs all 27 emotions).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
+        root: artifact root. bootstrap_seed: seed of the human-weight bootstrap (the original's 6).
+        prompt_overrides: fields of the prompt settings (e.g. ``{"epochs": 1}``).
+        overrides: fields of the masking settings (e.g. ``k_values=[0.05, 0.1]``, ``n_draws=5``).
+    """
+    masking = profiles.settings("masking", profile, **overrides)
+    bootstrap = profiles.settings("human", profile)
+    prompt_settings = profiles.settings("prompts", profile, **(prompt_overrides or {}))
+    if emotions is not None and set(check_emotions(emotions)) != set(EMOTIONS):
+        raise ValueError(f"the searchlight needs prompts of all 27 emotions; missing {sorted(set(EMOTIONS) - set(emotions))}")
+    if "dev" not in masking.splits:
+        raise ValueError(f"splits {masking.splits} must include 'dev' (the paper's masked evaluation)")
+    bad = [s for s in masking.splits if s not in ("dev", "test")]
+    if bad:
+        raise ValueError(f"unknown split {bad[0]!r}; valid choices: dev, test")
+    if not (masking.n_draws or masking.paper_random):
+        raise ValueError("the masking statistics need random controls: set n_draws >= 1 or paper_random=True")
+    prompts.check_grid(emotions or EMOTIONS, seeds, prompt_settings)
+    bb = load_backbone(backbone, device=device)
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        value = fn(*args, **kwargs)
+        seconds[stage] = time.perf_counter() - start
+        logger.info("%s: %.1f s", stage, seconds[stage])
+        return value
+
+    store = timed("prompts", prompts.train_prompts, bb, profile, emotions=emotions or EMOTIONS, seeds=seeds,
+                  device=bb.device, root=root, progress=progress, **(prompt_overrides or {}))
+    scorer = prompts.make_scorer(bb, prompts.store_settings(store))
+    acts = timed("activations", run_activations, bb, store, scorer, root)
+    result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root)
+    masks, mask_index = build_masks(result, bb.n_units, masking)
+    accuracy = timed("masked evaluation", run_masking, bb, store, masks, mask_index, masking, scorer, root, progress)
+    weights = timed("human weights", human.attribute_weights, n_boot=bootstrap.n_boot, seed=bootstrap_seed)
+    human_tau = weights.set_index("attribute")["tau"]
+    name = profile if isinstance(profile, str) else "custom"
+    run = PaperRun(bb.name, name, masking, store, acts, result, mask_index, accuracy, human_tau, None, seconds)
+    masked, unmasked = run.frames("dev")
+    run.manipulation = timed("statistics", manipulation.analyse, masked, unmasked, human_tau, baselines=run.baselines)
+    return run

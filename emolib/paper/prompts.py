@@ -1,0 +1,196 @@
+"""Prompt tuning of every emotion x seed on a frozen backbone, as one cached job (the prompt bank).
+
+The settings of a run are :class:`emolib.profiles.PromptSettings` (``profiles.settings("prompts", profile)``):
+
+- ``paper``: the original protocol: 100-token prompts ~ N(0, 0.02^2) (the original's effective init,
+  identical for all emotions of a seed), AdamW lr 2e-3, eps 1e-6, weight decay 0.01, no bias
+  correction, constant LR, 2 epochs, per-prompt batch 1, dropout on, comments truncated to 256
+  tokens, the full sampled tasks, 12 seeds, dev accuracy as the mean of per-batch accuracies (256).
+- ``quick``: all 27 emotions, one seed, 8-token prompts, small subsampled tasks: CPU minutes.
+- ``smoke``: a few examples of two emotions: seconds on ``tiny-llama`` (CI).
+
+Example:
+    >>> store = train_prompts("tiny-llama", "smoke", device="cpu", progress=False)
+    >>> store.emotions, store.seeds
+    (['grief', 'joy'], [1])
+    >>> sorted(store.accuracy["split"].unique())
+    ['dev', 'test']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emolib import profiles
+from emolib.artifacts import artifact, data_fingerprint
+from emolib.data import SPLITS, paper_task, subsample_task
+from emolib.device import resolve_precision
+from emolib.emotions import EMOTIONS, check_emotions
+from emolib.model.backbones import Backbone, load_backbone
+from emolib.paper.layouts import PromptScorer
+from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
+from emolib.paper.train import Examples, evaluate_bank, train_bank
+from emolib.profiles import PromptSettings
+
+__all__ = ["task_split", "make_scorer", "store_settings", "check_grid", "train_prompts", "summary_table"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the prompt stage's artifact: bump it when a change alters what the stage computes.
+STAGE_VERSION = 1
+
+
+def task_split(emotion: str, seed: int, split: str, profile: str | PromptSettings = "quick") -> pd.DataFrame:
+    """The exact examples the trainer uses: the paper's sampled task, subsampled to the profile's size.
+
+    Returns:
+        DataFrame ``text, label`` (0/1) (plus ``row``, the index into the GoEmotions split file).
+    """
+    settings = profiles.settings("prompts", profile)
+    (emotion,) = check_emotions([emotion])
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid choices: {', '.join(SPLITS)}")
+    return subsample_task(paper_task(emotion, int(seed), split), settings.size(split), int(seed))
+
+
+def make_scorer(backbone: Backbone, profile: str | PromptSettings = "quick") -> PromptScorer:
+    """The :class:`PromptScorer` a profile trains with (layout, verbalizer, truncation)."""
+    settings = profiles.settings("prompts", profile)
+    return PromptScorer(backbone, verbalizer=settings.verbalizer, max_length=settings.max_length,
+                        position_quirk=settings.position_quirk, suffix=settings.suffix)
+
+
+def store_settings(store: PromptStore) -> PromptSettings:
+    """The :class:`~emolib.profiles.PromptSettings` a prompt store was trained with."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(PromptSettings)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in store.profile.items() if k in names}
+    return PromptSettings(**values)
+
+
+def check_grid(emotions: Any, seeds: Any, profile: str | PromptSettings) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The (emotions, seeds) of a prompt grid: defaults of the profile, validated (no repeats, none empty)."""
+    settings = profiles.settings("prompts", profile)
+    if emotions is None:
+        emotions = (profiles.default_emotions(profile) if isinstance(profile, str) else None) or EMOTIONS
+    emotions = tuple(check_emotions([emotions] if isinstance(emotions, str) else list(emotions)))
+    seeds = settings.seeds if seeds is None else seeds
+    try:
+        seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, (int, str)) else seeds))
+    except (TypeError, ValueError):
+        raise ValueError(f"seeds must be integers, got {seeds!r}") from None
+    if not seeds or not emotions:
+        raise ValueError(f"emotions and seeds must not be empty (got {list(emotions)}, {list(seeds)})")
+    for what, values in (("emotion", emotions), ("seed", seeds)):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"repeated {what}(s) {', '.join(repeated)}; give each once")
+    return emotions, seeds
+
+
+def train_prompts(
+    backbone: Backbone | str,
+    profile: str | PromptSettings = "quick",
+    *,
+    emotions: Any = None,
+    seeds: Any = None,
+    device: str | torch.device | None = "auto",
+    root: str | os.PathLike | None = None,
+    progress: bool = True,
+    compile: bool = False,
+    on_epoch_end: Any = None,
+    **overrides: Any,
+) -> PromptStore:
+    """Train (or load the cached) prompts of every (emotion, seed) on ``backbone``; returns the store.
+
+    The artifact is keyed by the backbone identity, every settings field, emotions, seeds, the data
+    fingerprint, the resolved precision and :data:`STAGE_VERSION`. Per-epoch state is kept so an
+    interrupted run resumes where it stopped.
+
+    Args:
+        backbone: a :class:`Backbone` or anything :func:`load_backbone` accepts.
+        profile: a profile name or a :class:`~emolib.profiles.PromptSettings`; ``overrides`` replace fields.
+        emotions: default all 27 (``smoke``: grief and joy). seeds: default the profile's.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` (data-parallel runs use their process's device).
+        compile: wrap the backbone body in ``torch.compile`` (GPU speed; not part of the key).
+    """
+    name = profile if isinstance(profile, str) else "custom"
+    settings = profiles.settings("prompts", profile, **overrides)
+    emotions, seeds = check_grid(emotions, seeds, profile)
+    settings = profiles.settings("prompts", settings, seeds=seeds)
+    device = _init_distributed() or device
+    bb = load_backbone(backbone, device=device)
+    precision = resolve_precision(settings.precision, bb.device)
+    settings_dict = profiles.as_dict(settings)
+    art = artifact("prompts", {"backbone": bb.identity, "profile": settings_dict, "emotions": list(emotions),
+                               "seeds": list(seeds), "data": data_fingerprint(), "precision": precision,
+                               "version": STAGE_VERSION}, root=root)
+    if art.exists():
+        art.mark_used()
+        return PromptStore.load(art.path / "store")
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    index = pd.DataFrame([(e, s) for s in seeds for e in emotions], columns=["emotion", "seed"])
+    scorer = make_scorer(bb, settings)
+    if compile:
+        scorer.compile_body()
+    data = {split: [_examples(scorer, e, s, split, settings) for e, s in index.itertuples(index=False)]
+            for split in SPLITS}
+    init = torch.stack([torch.randn(settings.n_tokens, bb.hidden_size, generator=torch.Generator().manual_seed(s))
+                        * settings.init_std for s in index["seed"]])  # (K, L, d): one draw per seed, as the original
+    keys = [[int(s), EMOTIONS.index(e)] for e, s in index.itertuples(index=False)]
+    result = train_bank(scorer, init, data["train"], data["dev"], keys=keys, epochs=settings.epochs,
+                        batch_size=settings.batch_size, lr=settings.lr, eps=settings.eps,
+                        weight_decay=settings.weight_decay, correct_bias=settings.correct_bias,
+                        dropout=settings.dropout, micro_batch=settings.micro_batch,
+                        accuracy_batch=settings.accuracy_batch, precision=precision, seed=seeds[0],
+                        state_dir=art.partial_dir, on_epoch_end=on_epoch_end, progress=progress)
+    test_acc, _ = evaluate_bank(scorer, result.best.to(bb.device), data["test"], micro_batch=settings.micro_batch,
+                                accuracy_batch=settings.accuracy_batch, precision=precision, progress=progress,
+                                desc="test")
+    accuracy = pd.concat([index.assign(split="dev", accuracy=result.best_dev),
+                          index.assign(split="test", accuracy=test_acc)], ignore_index=True)[ACCURACY_COLUMNS]
+    history = pd.DataFrame(result.history)
+    history = pd.concat([index.iloc[history["prompt"]].reset_index(drop=True), history.drop(columns="prompt")],
+                        axis=1)[HISTORY_COLUMNS]
+    store = PromptStore(result.best, index, accuracy, history, {**settings_dict, "profile": name}, bb.name)
+    if rank == 0:
+        with art.writing(n_prompts=len(index)) as tmp:
+            store.save(tmp / "store")
+    if distributed:
+        torch.distributed.barrier()
+    return store
+
+
+def _init_distributed() -> torch.device | None:
+    """Under ``accelerate launch``/``torchrun`` (``WORLD_SIZE`` > 1) start the process group; return the device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    state = PartialState()  # initialises torch.distributed (gloo on CPU, nccl on GPU)
+    logger.info("data-parallel prompt training: process %d of %d on %s", state.process_index,
+                state.num_processes, state.device)
+    return state.device
+
+
+def _examples(scorer: PromptScorer, emotion: str, seed: int, split: str, settings: PromptSettings) -> Examples:
+    task = task_split(emotion, seed, split, settings)
+    return Examples(scorer.encode(task["text"].tolist()), task["label"].to_numpy())
+
+
+def summary_table(store: PromptStore) -> pd.DataFrame:
+    """Accuracy per emotion and split: mean and SD over seeds (columns ``emotion, split, mean, sd, n``).
+
+    ``sd`` is NaN where a cell has one seed (it is not zero: one seed has no spread to measure).
+    """
+    grouped = store.accuracy.groupby(["emotion", "split"])["accuracy"]
+    table = grouped.agg(mean="mean", sd="std", n="count").reset_index()
+    return table.assign(sd=table["sd"].to_numpy(dtype=np.float64))

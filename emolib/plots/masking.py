@@ -1,0 +1,266 @@
+"""Figures of the silencing (masking) analysis; inputs are the tables of :mod:`emolib.manipulation`.
+
+Shared by the reproduction from the released RoBERTa files and the per-backbone chapters.
+
+Example:
+    >>> from emolib import plots, released
+    >>> from emolib.paper import manipulation
+    >>> masked, unmasked = released.masking_frames()
+    >>> fig = plots.masking.accuracy_bars(manipulation.accuracy_summary(masked, unmasked), k=4000)
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+
+from emolib.emotions import ATTRIBUTE_GROUPS, ATTRIBUTES, PAPER_ORDER
+from emolib.paper.manipulation import select
+from emolib.plots.style import PALETTE
+
+__all__ = [
+    "accuracy_bars",
+    "accuracy_vs_k",
+    "emotion_drop",
+    "attribute_drop",
+    "drop_vs_weight",
+    "rho_by_k",
+    "random_damage",
+    "damage_heatmap",
+    "agreement_vs_accuracy",
+]
+
+CONDITION_COLOURS = {"w/o": "#8d96a3", "random": "#edae49", "attribute-specific": "#00798c"}
+BASELINE_COLOURS = {"paper": "#d1495b", "pooled": "#2e4057"}
+_GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
+
+
+def _emotions(frame: pd.DataFrame) -> list[str]:
+    present = set(frame["emotion"])
+    return [e for e in PAPER_ORDER if e in present]
+
+
+def _stars(q: float) -> str:
+    return "***" if q < 0.001 else "**" if q < 0.01 else "*" if q < 0.05 else ""
+
+
+def accuracy_bars(summary: pd.DataFrame, k: int, floor: float = 0.5) -> plt.Figure:
+    """Accuracy per emotion without a mask, with random masks and with attribute-specific masks of
+    size ``k`` (bars = mean, error bars = SE); the y axis starts at ``floor`` (the paper: 50 %)."""
+    table = select(summary, k=k)
+    emotions = _emotions(table)
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    width = 0.27
+    for offset, condition in zip((-width, 0, width), CONDITION_COLOURS):
+        rows = table[table["condition"] == condition].set_index("emotion").loc[emotions]
+        ax.bar(np.arange(len(emotions)) + offset, rows["mean"] - floor, width, bottom=floor, yerr=rows["se"],
+               color=CONDITION_COLOURS[condition], label=condition, error_kw={"lw": 0.8})
+    ax.set_xticks(np.arange(len(emotions)), emotions, rotation=60, ha="right")
+    ax.set_ylim(floor, 1.0)
+    ax.set_ylabel("dev accuracy")
+    ax.set_title(f"k = {k} silenced units")
+    ax.legend(frameon=False, ncol=3, loc="upper right")
+    return fig
+
+
+def accuracy_vs_k(summary: pd.DataFrame) -> plt.Figure:
+    """Accuracy against the number of silenced units, one panel per emotion."""
+    emotions = _emotions(summary)
+    cols = 7
+    rows = int(np.ceil(len(emotions) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 1.9 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, emotion in zip(axes.ravel(), emotions):
+        for condition, colour in CONDITION_COLOURS.items():
+            line = summary[(summary["emotion"] == emotion) & (summary["condition"] == condition)].sort_values("k")
+            ax.plot(line["k"], line["mean"], color=colour, marker="o", ms=2, lw=1, label=condition)
+            ax.fill_between(line["k"], line["mean"] - line["se"], line["mean"] + line["se"], color=colour, alpha=0.2)
+        ax.set_title(emotion, fontsize=8)
+    for ax in axes.ravel()[len(emotions):]:
+        ax.set_axis_off()
+    axes[0, 0].legend(frameon=False, fontsize=6)
+    fig.supxlabel("silenced units k")
+    fig.supylabel("dev accuracy")
+    return fig
+
+
+def _by_baseline(tables: pd.DataFrame | dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return dict(tables) if isinstance(tables, dict) else {"paper": tables}
+
+
+def _at_k(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    return select(table, k=k)
+
+
+def emotion_drop(by_emotion: pd.DataFrame | dict[str, pd.DataFrame], k: int) -> plt.Figure:
+    """Accuracy drop (random - attribute-specific) per emotion at ``k`` with 95 % CI and stars (paper q).
+
+    ``by_emotion``: the by-(emotion, k) tests, or a dict baseline -> tests (bars side by side)."""
+    tables = {b: _at_k(t, k) for b, t in _by_baseline(by_emotion).items()}
+    emotions = _emotions(next(iter(tables.values())))
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    x = np.arange(len(emotions))
+    width = 0.8 / len(tables)
+    for i, (baseline, table) in enumerate(tables.items()):
+        table = table.set_index("emotion").loc[emotions]
+        xi = x + (i - (len(tables) - 1) / 2) * width
+        drop = -table["diff"]
+        ax.bar(xi, drop, width, color=BASELINE_COLOURS.get(baseline, "#00798c"), label=f"{baseline} baseline")
+        ax.errorbar(xi, drop, yerr=[drop + table["ci_high"], -table["ci_low"] - drop], fmt="none", ecolor="k", lw=0.7)
+        for xj, d, high, q in zip(xi, drop, -table["ci_low"], table["q"]):
+            ax.text(xj, max(d, high, 0) + 0.003, _stars(q), ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, emotions, rotation=60, ha="right")
+    ax.set_ylabel("accuracy drop vs random")
+    ax.set_title(f"k = {k}; * q < .05, ** q < .01, *** q < .001 (one-sided paired t-test, paper q)", fontsize=9)
+    if len(tables) > 1:
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return fig
+
+
+def attribute_drop(tables: pd.DataFrame | dict[str, pd.DataFrame], k: int, order: list[str]) -> plt.Figure:
+    """Accuracy drop per attribute at ``k`` for each baseline (``tables``: baseline -> by-attribute tests),
+    attributes in ``order`` (the paper: ascending human weight), 95 % CI, stars where paper q < .05."""
+    tables = {b: _at_k(t, k) for b, t in _by_baseline(tables).items()}
+    fig, ax = plt.subplots(figsize=(5.8, 4.4))
+    y = np.arange(len(order))
+    offsets = np.linspace(-0.18, 0.18, len(tables)) if len(tables) > 1 else [0.0]
+    for offset, (baseline, table) in zip(offsets, tables.items()):
+        missing = sorted(set(order) - set(table["attribute"]))
+        if missing:
+            valid = ", ".join(sorted(table["attribute"]))
+            raise ValueError(f"unknown attribute {missing[0]!r}; valid choices: {valid}")
+        rows = table.set_index("attribute").loc[order]
+        drop = -rows["diff"]
+        colour = BASELINE_COLOURS.get(baseline, "k")
+        ax.errorbar(drop, y + offset, xerr=[drop + rows["ci_high"], -rows["ci_low"] - drop], fmt="o", ms=4,
+                    color=colour, label=f"{baseline} baseline", lw=1)
+        for yi, high, q in zip(y + offset, -rows["ci_low"], rows["q"]):
+            ax.text(high, yi, " " + _stars(q), va="center", fontsize=6, color=colour)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, order)
+    for tick in ax.get_yticklabels():
+        tick.set_color(PALETTE.get(_GROUP_OF.get(tick.get_text(), ""), "k"))
+    ax.set_xlabel("accuracy drop vs random (95 % CI)")
+    ax.set_title(f"k = {k}")
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    return fig
+
+
+def drop_vs_weight(per_attribute_emotion: pd.DataFrame | dict[str, pd.DataFrame], human_tau: pd.Series,
+                   k: int) -> plt.Figure:
+    """Per-emotion regression lines of the accuracy drop on the human attribute weight at ``k``, one
+    panel per baseline (``per_attribute_emotion``: the by-(attribute, emotion, k) tests or a dict
+    baseline -> tests)."""
+    tables = {b: _at_k(t, k) for b, t in _by_baseline(per_attribute_emotion).items()}
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.2), sharey=True, squeeze=False)
+    x = human_tau.to_numpy(float)
+    grid = np.linspace(x.min(), x.max(), 10)
+    cmap = plt.get_cmap("viridis")
+    for ax, (baseline, table) in zip(axes[0], tables.items()):
+        emotions = _emotions(table)
+        slopes = []
+        for i, emotion in enumerate(emotions):
+            rows = table[table["emotion"] == emotion].set_index("attribute")
+            drop = -rows["diff"].reindex(human_tau.index).to_numpy()
+            ok = ~np.isnan(drop)
+            slope, intercept = np.polyfit(x[ok], drop[ok], 1)
+            slopes.append(slope)
+            ax.plot(grid, intercept + slope * grid, color=cmap(i / max(1, len(emotions) - 1)), lw=0.8, alpha=0.7)
+        mean_drop = -table.groupby("attribute")["diff"].mean().reindex(human_tau.index)
+        ax.scatter(x, mean_drop, color="k", s=14, zorder=3, label="mean over emotions")
+        for name, xi, yi in zip(human_tau.index, x, mean_drop):
+            ax.annotate(name, (xi, yi), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xlabel("human attribute weight (Kendall tau)")
+        ax.set_title(f"{baseline} baseline, k = {k}: {sum(s > 0 for s in slopes)} of {len(slopes)} slopes > 0",
+                     fontsize=9)
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+    axes[0, 0].set_ylabel("accuracy drop vs random")
+    return fig
+
+
+def rho_by_k(correlations: dict[str, pd.DataFrame], per_emotion_r: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+    """Mean correlation between accuracy drop and human weight (-rho) per k, with 95 % CI, per
+    baseline; per-emotion values jittered behind."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    rng = np.random.default_rng(0)
+    offsets = np.linspace(-0.15, 0.15, len(correlations))
+    for offset, (baseline, table) in zip(offsets, correlations.items()):
+        colour = BASELINE_COLOURS.get(baseline, "k")
+        ks = table["k"].to_numpy()
+        x = np.arange(len(ks)) + offset
+        if per_emotion_r is not None:
+            r = per_emotion_r[baseline]
+            for xi, k in zip(x, ks):
+                values = -r.loc[r["k"] == k, "r"].to_numpy()
+                ax.scatter(xi + rng.uniform(-0.05, 0.05, len(values)), values, s=4, color=colour, alpha=0.25)
+        rho = table["mean_rho"]
+        ax.errorbar(x, -rho, yerr=[table["ci_high"] - rho, rho - table["ci_low"]],
+                    fmt="o-", color=colour, label=f"{baseline} baseline", lw=1.2, ms=4)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(np.arange(len(ks)), ks)
+    ax.set_xlabel("silenced units k")
+    ax.set_ylabel("correlation of drop with human weight")
+    ax.legend(frameon=False, fontsize=7)
+    return fig
+
+
+def random_damage(damage: pd.DataFrame) -> plt.Figure:
+    """Mean accuracy drop caused by each random mask (one line per draw label) against k."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for (label, draw), line in damage.groupby(["attribute", "draw"]):
+        line = line.sort_values("k")
+        few = damage["attribute"].nunique() <= 14
+        ax.plot(line["k"], line["drop"], marker="o", ms=2, lw=1, label=str(label) if few else None)
+    ax.set_xlabel("silenced units k")
+    ax.set_ylabel("mean accuracy drop over prompts")
+    ax.set_title("each line: one random mask (the label only numbers the draw)")
+    if len(damage["attribute"].unique()) <= 14:
+        ax.legend(frameon=False, fontsize=6, ncol=2)
+    return fig
+
+
+def damage_heatmap(damage: pd.DataFrame, value: str = "relative") -> plt.Figure:
+    """Heatmap of the damage of each random mask (rows: draw label, columns: k); ``value`` is
+    ``"relative"`` (drop / median drop at that k) or ``"drop"`` (mean accuracy drop)."""
+    valid = ("relative", "drop")
+    if value not in valid:
+        raise ValueError(f"unknown value {value!r}; valid choices: {', '.join(valid)}")
+    grid = damage.pivot_table(index="attribute", columns="k", values=value, aggfunc="mean")
+    grid = grid.loc[[a for a in ATTRIBUTES if a in grid.index] + [a for a in grid.index if a not in ATTRIBUTES]]
+    fig, ax = plt.subplots(figsize=(0.75 * grid.shape[1] + 2.5, 0.32 * grid.shape[0] + 1.2))
+    values = grid.to_numpy(float)  # [draws, ks]
+    if value == "relative":  # white = a typical draw (1x the median), red = more damaging
+        norm = TwoSlopeNorm(vcenter=1.0, vmin=min(0.0, np.nanmin(values)), vmax=max(2.0, np.nanmax(values)))
+        image = ax.imshow(values, cmap="RdBu_r", norm=norm, aspect="auto")
+    else:
+        image = ax.imshow(values, cmap="magma_r", aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        shade = image.norm(v)
+        ax.text(j, i, f"{v:.1f}" if value == "relative" else f"{v:.2f}", ha="center", va="center", fontsize=6,
+                color="white" if (shade > 0.8 or (value == "relative" and shade < 0.2)) else "k")
+    ax.set_xticks(np.arange(grid.shape[1]), grid.columns)
+    ax.set_yticks(np.arange(grid.shape[0]), grid.index)
+    ax.set_xlabel("silenced units k")
+    ax.set_ylabel("random draw (label)")
+    fig.colorbar(image, ax=ax, label="drop / median drop at k" if value == "relative" else "mean accuracy drop")
+    return fig
+
+
+def agreement_vs_accuracy(agreement: pd.DataFrame, accuracy: pd.Series, column: str = "kappa") -> plt.Figure:
+    """GoEmotions annotation agreement (``column``) against mean prompt accuracy per emotion."""
+    joined = agreement[[column]].join(accuracy.rename("accuracy"), how="inner")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(joined[column], joined["accuracy"], color="#2e4057", s=16)
+    for name, row in joined.iterrows():
+        ax.annotate(name, (row[column], row["accuracy"]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+    slope, intercept = np.polyfit(joined[column], joined["accuracy"], 1)
+    grid = np.linspace(joined[column].min(), joined[column].max(), 10)
+    ax.plot(grid, intercept + slope * grid, color="grey", lw=1)
+    r = np.corrcoef(joined[column], joined["accuracy"])[0, 1]
+    ax.set_xlabel(f"GoEmotions annotation agreement ({column})")
+    ax.set_ylabel("mean prompt accuracy (no mask)")
+    ax.set_title(f"Pearson r = {r:.2f} over {len(joined)} emotions")
+    return fig

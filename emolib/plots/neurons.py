@@ -1,0 +1,185 @@
+"""Figures of the neuron-attribute searchlight (chapter "Neurons that track emotion attributes").
+
+Every function takes a :class:`emolib.rsa.SearchlightResult` (or tables derived from it) for any
+backbone and returns a matplotlib Figure. Layers are numbered from 1 in figures, as in the paper.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from emolib import plots, rsa
+    >>> units = np.random.default_rng(0).random((351, 8))
+    >>> result = rsa.searchlight(units, pd.DataFrame({"a": units[:, 0]}), units_per_layer=4)
+    >>> fig = plots.neurons.top_rank_map_figure(result, n=2)
+    >>> len(fig.axes)
+    2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from emolib.emotions import ATTRIBUTE_GROUPS
+from emolib.plots.style import PALETTE, rdm_heatmap
+from emolib.rsa.searchlight import SearchlightResult
+
+__all__ = [
+    "top_rank_order", "top_rank_map_figure", "significant_per_layer_figure", "significant_tau_figure",
+    "unit_rdm_figure", "whole_model_figure", "prompt_outliers_figure", "robustness_figure",
+]  # fmt: skip
+
+_GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
+
+
+def _color_labels(ax: plt.Axes, which: str = "y") -> None:
+    for label in ax.get_yticklabels() if which == "y" else ax.get_xticklabels():
+        label.set_color(PALETTE.get(_GROUP_OF.get(label.get_text(), ""), "black"))
+
+
+def top_rank_order(result: SearchlightResult, n: int) -> np.ndarray:
+    """Units in the union of the top-``n`` per attribute, ordered by (attribute, rank) of first appearance."""
+    rank = result.rank
+    order: list[int] = []
+    seen: set[int] = set()
+    for attribute in result.attributes:
+        top = rank.index[rank[attribute] <= n]
+        for unit in top[np.argsort(rank.loc[top, attribute].to_numpy(), kind="stable")]:
+            if unit not in seen:
+                seen.add(unit)
+                order.append(int(unit))
+    return np.array(order, dtype=np.int64)
+
+
+def top_rank_map_figure(result: SearchlightResult, n: int = 4000) -> plt.Figure:
+    """The paper's top-N map: the union of each attribute's top-``n`` units (x, sorted by attribute,
+    then rank), coloured by rank where it is <= n; overlaps show units shared between attributes."""
+    units = top_rank_order(result, n)
+    ranks = result.rank.loc[units].to_numpy().T  # [attributes, units]
+    image = np.where(ranks <= n, ranks, np.nan)
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap="magma_r", vmin=1, vmax=n)
+    ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=7)
+    _color_labels(ax)
+    ax.set_xticks([])
+    ax.set_xlabel(f"{len(units):,} units in the top {n:,} of at least one attribute (sorted by attribute, then rank)")
+    fig.colorbar(shown, ax=ax, label="rank by tau", ticks=[1, n], fraction=0.03)
+    return fig
+
+
+def significant_per_layer_figure(result: SearchlightResult) -> plt.Figure:
+    """Significant units per layer, one panel per attribute (layer 1 at the top, as the paper)."""
+    counts = result.per_layer()
+    layers = np.arange(1, result.n_layers + 1)
+    n_cols = 7
+    n_rows = int(np.ceil(len(result.attributes) / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(12, 2.3 * n_rows + 0.4), sharey=True, squeeze=False)
+    for ax, attribute in zip(axes.ravel(), result.attributes):
+        ax.barh(layers, counts[attribute].to_numpy(), color=PALETTE.get(_GROUP_OF.get(attribute, ""), "#555555"))
+        ax.set_title(f"{attribute} ({counts[attribute].sum():,})", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(result.attributes):]:
+        ax.set_axis_off()
+    axes[0, 0].invert_yaxis()
+    for ax in axes[:, 0]:
+        ax.set_ylabel("layer")
+    fig.supxlabel("significant units (q < {:g}, {} correction)".format(result.alpha, result.correction), fontsize=9)
+    return fig
+
+
+def significant_tau_figure(result: SearchlightResult) -> plt.Figure:
+    """Tau of the significant units: per layer a strip of attributes x units-in-layer (magma; blank =
+    not significant), as the paper's ``RoBERTa_signif_tau`` figure."""
+    tau = result.tau.where(result.significant).to_numpy()  # [units, attributes]
+    per_layer = tau.reshape(result.n_layers, result.units_per_layer, -1)
+    vmin, vmax = (np.nanmin(tau), np.nanmax(tau)) if np.isfinite(tau).any() else (0.0, 1.0)
+    fig, axes = plt.subplots(result.n_layers, 1, figsize=(9, 0.75 * result.n_layers + 0.8), sharex=True, squeeze=False)
+    for k, ax in enumerate(axes[:, 0]):
+        shown = ax.imshow(per_layer[k].T, aspect="auto", interpolation="nearest", cmap="magma", vmin=vmin, vmax=vmax)
+        ax.set_yticks([])
+        ax.set_ylabel(f"{k + 1}", rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel("unit within layer")
+    fig.supylabel("layer (rows within a strip: the 14 attributes, arousal at the top)", fontsize=8)
+    fig.colorbar(shown, ax=axes[:, 0], label="Kendall tau (significant units)", fraction=0.03)
+    return fig
+
+
+def unit_rdm_figure(
+    unit_rdm: np.ndarray, human_rdm: np.ndarray, labels: Sequence[str], titles: tuple[str, str]
+) -> plt.Figure:
+    """A unit's RDM beside a human attribute RDM (both rank-equalised, as the paper's RDM images)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
+    for ax, vector, title in zip(axes, (unit_rdm, human_rdm), titles):
+        rdm_heatmap(ax, np.asarray(vector), list(labels), title=title, cmap="viridis")
+    axes[1].set_yticks([])
+    return fig
+
+
+def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity") -> plt.Figure:
+    """Whole-model RSA per layer: tau of each layer's RDM (and the whole model's, at the right) with each
+    target, one panel per metric. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms)."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    targets = list(dict.fromkeys(table["target"]))
+    cmap = plt.get_cmap("tab20")
+    for ax, metric in zip(axes[0], metrics):
+        part = table[table["metric"] == metric]
+        layer_rdms = [r for r in dict.fromkeys(part["rdm"]) if r != "all"]
+        x = np.arange(1, len(layer_rdms) + 1)
+        for k, target in enumerate(targets):
+            rows = part[part["target"] == target].set_index("rdm")["r"]
+            if target == highlight:
+                style = {"color": "black", "lw": 2.2, "zorder": 3}
+            else:
+                style = {"color": cmap(k % 20), "lw": 1}
+            ax.plot(x, rows.loc[layer_rdms].to_numpy(), label=target, **style)
+            if "all" in rows.index:
+                ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3)
+        ax.axhline(0, color="#999999", lw=0.6)
+        ax.set_xticks(list(x) + [x[-1] + 1.2], [str(v) for v in x] + ["all"], fontsize=7)
+        ax.set_xlabel("layer")
+        ax.set_title(f"{metric} RDMs")
+    axes[0, 0].set_ylabel("Kendall tau-b with the human RDM")
+    axes[0, -1].legend(fontsize=6.5, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return fig
+
+
+def prompt_outliers_figure(prompts: pd.DataFrame, flagged: Sequence[tuple[str, int]]) -> plt.Figure:
+    """Share of positive units vs maximum activation of every prompt, ``flagged`` prompts labelled.
+    ``prompts``: output of :func:`emolib.rsa.prompt_statistics`."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    is_flagged = np.array([(e, s) in set(map(tuple, flagged)) for e, s in zip(prompts["emotion"], prompts["seed"])])
+    ax.scatter(prompts.loc[~is_flagged, "share_positive"], prompts.loc[~is_flagged, "max"], s=10, color="#8d96a3",
+               label="other prompts")
+    ax.scatter(prompts.loc[is_flagged, "share_positive"], prompts.loc[is_flagged, "max"], s=30, color="#d1495b",
+               label="flagged prompts")
+    for _, row in prompts[is_flagged].iterrows():
+        ax.annotate(f"{row['emotion']}-{row['seed']}", (row["share_positive"], row["max"]), fontsize=8,
+                    xytext=(4, 2), textcoords="offset points")
+    ax.set_xlabel("share of units with a positive activation")
+    ax.set_ylabel("largest activation")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def robustness_figure(
+    comparison: pd.DataFrame, labels: tuple[str, str] = ("all prompts", "without flagged")
+) -> plt.Figure:
+    """Significant units per attribute in two searchlights, and how much of the first's top-N the
+    second keeps. ``comparison``: output of :func:`emolib.rsa.compare_searchlights`."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    y = np.arange(len(comparison))
+    axes[0].barh(y - 0.2, comparison["significant_a"], height=0.4, label=labels[0], color="#2e4057")
+    axes[0].barh(y + 0.2, comparison["significant_b"], height=0.4, label=labels[1], color="#edae49")
+    axes[0].set_yticks(y, comparison.index)
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("significant units")
+    axes[0].legend(frameon=False, fontsize=8)
+    axes[1].barh(y, comparison["top_n_overlap"], color="#00798c")
+    axes[1].set_yticks(y, [])
+    axes[1].invert_yaxis()
+    axes[1].set_xlim(0, 1)
+    axes[1].set_xlabel("share of the top-N kept")
+    _color_labels(axes[0])
+    return fig

@@ -1,0 +1,251 @@
+"""Every result table as CSV, and the computations on the authors' released files.
+
+``emolib reproduce TARGET --out DIR`` calls :func:`reproduce`, which validates the options of the
+target (:data:`TARGETS`: each names the options it takes) and writes its tables:
+
+- ``human``: the human emotion space from the raw ratings;
+- ``searchlight``: the paper's neuron tables from the released RoBERTa activations;
+- ``manipulation``: the masking statistics from the released masking accuracies;
+- ``backbone``: the paper re-run on a backbone (prompts, searchlight, masking, statistics);
+- ``valence``: Emo_LLM's probes, emotion vectors and steering on a causal backbone.
+
+:func:`released_searchlight` and :func:`released_manipulation` are the reproduction-from-released-data
+computations the chapters call too. :func:`train_grid` is ``emolib train``.
+
+Example:
+    >>> sorted(TARGETS)
+    ['backbone', 'human', 'manipulation', 'searchlight', 'valence']
+    >>> reproduce("searchlight", "/tmp/out", seeds=[1])
+    Traceback (most recent call last):
+    ...
+    ValueError: emolib reproduce searchlight does not take --seeds; it takes: --profile
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from emolib import human, profiles, rcompat, released, rsa
+from emolib.artifacts import artifact, atomic_write_csv, data_fingerprint
+from emolib.emotions import PAPER_ORDER, PAPER_SEEDS
+
+__all__ = ["TARGETS", "Target", "reproduce", "released_searchlight", "released_manipulation", "train_grid",
+           "MANIPULATION_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One ``emolib reproduce`` target: the function that writes its files and the options it takes."""
+
+    name: str
+    write: Callable[..., list[Path]]
+    options: tuple[str, ...]
+    description: str
+
+
+# ------------------------------------------------------------------------------- released data
+
+
+def released_searchlight(
+    exclude: Iterable[tuple[str, int]] = (), attribute_rdms: pd.DataFrame | None = None, emulate_r: bool = True,
+    root: str | Path | None = None,
+) -> rsa.SearchlightResult:
+    """The paper's searchlight on the released RoBERTa activations, cached as an artifact.
+
+    Follows the original R pipeline bit for bit (:mod:`emolib.rcompat`): activations as the doubles
+    ``fread`` parsed from the CSVs, emotions in the paper's order, unit RDMs = ``rowMeans`` over the
+    12 seeds of |a_i - a_j|, stored by ``fwrite`` (15 significant digits) and read back, Kendall tau-b
+    against the released attribute RDMs (``dist_emotional_PCs.csv``).
+
+    Args:
+        exclude: ``(emotion, seed)`` prompts to leave out (e.g. :data:`emolib.released.OUTLIER_PROMPTS`).
+        attribute_rdms: ``[351, attributes]`` RDMs (default: the released ones).
+        emulate_r: reproduce R's parsing, averaging and CSV round trip (else plain float64 from the
+            correctly rounded CSV values).
+        root: artifact root (default ``$EMOLIB_ARTIFACTS`` or ``.emolib``).
+    """
+    from emolib.paper.pipeline import load_searchlight, save_searchlight
+
+    targets = released.attribute_distances() if attribute_rdms is None else attribute_rdms
+    exclude = sorted((str(e), int(s)) for e, s in exclude)
+    valid = rsa.prompt_mask(PAPER_ORDER, PAPER_SEEDS, exclude)
+    inputs = {"data": data_fingerprint(), "exclude": exclude, "emulate_r": emulate_r, "version": 1,
+              "targets": hashlib.sha256(pd.util.hash_pandas_object(targets).to_numpy().tobytes()
+                                        + "|".join(map(str, targets.columns)).encode()).hexdigest()[:16]}
+    art = artifact("searchlight-released", inputs, root=root)
+    if art.exists():
+        art.mark_used()
+        return load_searchlight(art.path)
+    acts = released.activations(order=PAPER_ORDER)  # float32 [27, 12, 36864]
+    if emulate_r:
+        values = rcompat.parse_float32_as_r(acts.values)  # the doubles fread parsed from the CSVs
+    else:
+        import numpy as np
+
+        values = np.asarray(acts.values.astype(str), dtype=np.float64)  # correctly rounded CSV values
+    rdms = rsa.unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
+    result = rsa.searchlight(rdms, targets, acts.units_per_layer)
+    with art.writing(n_units=rdms.shape[1]) as folder:
+        save_searchlight(result, folder)
+    return result
+
+
+def released_manipulation(human_tau: pd.Series):
+    """:func:`emolib.paper.manipulation.analyse` of the released masking accuracies (both baselines)."""
+    from emolib.paper import manipulation
+
+    masked, unmasked = released.masking_frames()
+    return manipulation.analyse(masked, unmasked, human_tau)
+
+
+# ----------------------------------------------------------------------------------- writers
+
+
+def _human(out: Path, profile: str = "quick", bootstrap_seed: int = 6) -> list[Path]:
+    """``attribute_distances.csv`` (351 x 14, recomputed), ``attribute_scores.csv`` (``emotion`` + 14,
+    raw units), ``similarity_rdm.csv`` (``distance``), ``human_attribute_weights.csv``
+    (``attribute, tau, se, ci_low, ci_high, p, q``)."""
+    weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
+    return [
+        atomic_write_csv(human.attribute_rdms("recomputed"), out / "attribute_distances.csv"),
+        atomic_write_csv(human.attribute_scores().reset_index(), out / "attribute_scores.csv"),
+        atomic_write_csv(pd.DataFrame({"distance": human.similarity_rdm()}), out / "similarity_rdm.csv"),
+        atomic_write_csv(weights[["attribute", "tau", "se", "ci_low", "ci_high", "p", "q"]],
+                         out / "human_attribute_weights.csv"),
+    ]
+
+
+def _searchlight(out: Path, profile: str = "quick") -> list[Path]:
+    """``neuron_tau.csv``, ``neuron_p.csv``, ``neuron_ranks.csv`` (36,864 rows, layer-major, one column
+    per attribute) and ``searchlight_summary.csv``; the analysis is deterministic, ``profile`` changes nothing."""
+    result = released_searchlight()
+    tables = {"neuron_tau.csv": result.tau, "neuron_p.csv": result.p, "neuron_ranks.csv": result.rank,
+              "searchlight_summary.csv": result.summary()}
+    return [atomic_write_csv(frame, out / name, index=False) for name, frame in tables.items()]
+
+
+#: Files and columns of ``emolib reproduce manipulation``.
+MANIPULATION_COLUMNS = {
+    "per_emotion_human_correlation.csv": ["baseline", "k", "mean_rho", "t", "df", "p", "ci_low", "ci_high"],
+    "unimodality.csv": ["k", "attribute", "D", "p"],
+    "accuracy_summary.csv": ["k", "emotion", "condition", "mean", "se"],
+    "attribute_drop.csv": ["baseline", "k", "attribute", "diff", "t", "p", "q"],
+}
+
+
+def _manipulation(out: Path, profile: str = "quick", bootstrap_seed: int = 6) -> list[Path]:
+    """The manipulation tables of the released RoBERTa results (:data:`MANIPULATION_COLUMNS`):
+    correlations and attribute drops for both baselines, unimodality on the paper baseline (as the
+    original), the accuracy summary. They use the observed human tau only, so neither ``profile``
+    nor ``bootstrap_seed`` changes them."""
+    weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
+    result = released_manipulation(weights.set_index("attribute")["tau"])
+    frames = {
+        "per_emotion_human_correlation.csv": result.stacked("correlation"),
+        "unimodality.csv": result.baselines["paper"].unimodality,
+        "accuracy_summary.csv": result.summary,
+        "attribute_drop.csv": result.stacked("by_attribute"),
+    }
+    return [atomic_write_csv(frames[name][columns], out / name) for name, columns in MANIPULATION_COLUMNS.items()]
+
+
+def _backbone(out: Path, backbone: str = "smollm2-135m", profile: str = "quick", bootstrap_seed: int = 6,
+              seeds: Any = None, device: str = "auto") -> list[Path]:
+    """The per-backbone tables: searchlight summary, masked accuracies per split, the correlation with
+    the human weights and the attribute drops (every baseline), and the prompt accuracies."""
+    from emolib.paper.pipeline import run_paper
+
+    run = run_paper(backbone, profile, seeds=seeds, device=device, bootstrap_seed=bootstrap_seed)
+    files = [atomic_write_csv(run.searchlight.summary(), out / "searchlight_summary.csv", index=False)]
+    for split, table in run.accuracy.items():
+        files.append(atomic_write_csv(table, out / f"masked_accuracy_{split}.csv", index=False))
+    files.append(atomic_write_csv(run.manipulation.stacked("correlation"), out / "per_emotion_human_correlation.csv"))
+    files.append(atomic_write_csv(run.manipulation.stacked("by_attribute"), out / "attribute_drop.csv"))
+    files.append(atomic_write_csv(run.store.accuracy, out / "prompt_accuracy.csv", index=False))
+    return files
+
+
+def _valence(out: Path, backbone: str = "smollm2-135m", profile: str = "quick", sample_seed: int = 0,
+             device: str = "auto") -> list[Path]:
+    """``probe_results.csv`` (``scale, experiment, variant, features, layer, accuracy, ci_low, ci_high``),
+    then the emotion-vector and steering tables (``emotion_vector_pcs.csv``, ``emotion_vector_rsa.csv``,
+    ``steering.csv``, ``steering_best.csv``, ``steering_examples.csv``)."""
+    from emolib.emollm import analysis, probes, prompts
+    from emolib.model.backbones import load_backbone
+
+    settings = profiles.settings("probes", profile)
+    bb = load_backbone(backbone, device=device)
+    results = probes.run_probes(prompts.probe_data(bb, settings), n_repeats=settings.n_repeats, seed=sample_seed,
+                                layers=prompts.probe_layers(bb.n_layers, settings))
+    files = [atomic_write_csv(probes.summarise(results), out / "probe_results.csv")]
+    tables = analysis.vectors_and_steering(bb, profile, sample_seed, device=bb.device)
+    names = {"pcs": "emotion_vector_pcs.csv", "rsa": "emotion_vector_rsa.csv", "steering": "steering.csv",
+             "best": "steering_best.csv", "examples": "steering_examples.csv"}
+    return files + [atomic_write_csv(getattr(tables, key), out / name) for key, name in names.items()]
+
+
+TARGETS: dict[str, Target] = {
+    "human": Target("human", _human, ("profile", "bootstrap_seed"), "the human emotion space from the raw ratings"),
+    "searchlight": Target("searchlight", _searchlight, ("profile",), "the paper's neuron tables (released RoBERTa)"),
+    "manipulation": Target("manipulation", _manipulation, ("profile", "bootstrap_seed"),
+                           "the masking statistics (released RoBERTa)"),
+    "backbone": Target("backbone", _backbone, ("backbone", "profile", "bootstrap_seed", "seeds", "device"),
+                       "the paper re-run on a backbone"),
+    "valence": Target("valence", _valence, ("backbone", "profile", "sample_seed", "device"),
+                      "Emo_LLM's probes, emotion vectors and steering"),
+}
+
+
+def reproduce(target: str, out_dir: str | os.PathLike, **options: Any) -> list[Path]:
+    """Write the tables of ``target`` into ``out_dir``; ``None`` options take their defaults.
+
+    Raises:
+        ValueError: an unknown target, an option the target does not take, or a bad value (the
+            message names the valid choices).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; valid choices: {', '.join(sorted(TARGETS))}")
+    spec = TARGETS[target]
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = [k for k in given if k not in spec.options]
+    if unknown:
+        flag = unknown[0].replace("_", "-")
+        raise ValueError(f"emolib reproduce {target} does not take --{flag}; it takes: "
+                         + ", ".join(f"--{o.replace('_', '-')}" for o in spec.options))
+    if "profile" in given:
+        profiles.check_profile(given["profile"])
+    if "device" in given:
+        from emolib.device import resolve_device
+
+        resolve_device(given["device"])
+    for name in ("bootstrap_seed", "sample_seed"):
+        if name in given and (not isinstance(given[name], int) or isinstance(given[name], bool)):
+            raise ValueError(f"{name} must be an integer, got {given[name]!r}")
+    out = Path(out_dir)
+    return spec.write(out, **given)
+
+
+def train_grid(out: str | os.PathLike, *, backbone: str = "smollm2-135m", profile: str = "quick",
+               emotions: Any = None, seeds: Any = None, device: str | torch.device | None = "auto") -> list[Path]:
+    """``emolib train``: train (or reuse) the prompt grid and write ``prompt_store/`` and ``prompt_accuracy.csv``."""
+    from emolib.paper.prompts import train_prompts
+
+    store = train_prompts(backbone, profile, emotions=emotions, seeds=seeds, device=device)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store_path = store.save(out / "prompt_store")
+    csv = atomic_write_csv(store.accuracy, out / "prompt_accuracy.csv")
+    summary = store.accuracy.groupby("split")["accuracy"].agg(["mean", "min", "max"])
+    logger.info("prompt accuracy by split:\n%s", summary.to_string())
+    return [store_path, csv]

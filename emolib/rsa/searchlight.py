@@ -1,0 +1,187 @@
+"""The searchlight: every unit RDM against every attribute RDM, Kendall tau-b, ranks and significance.
+
+:func:`searchlight` correlates every unit RDM with every attribute RDM (Kendall tau-b, one-sided, as
+R's ``cor.test``), ranks units per attribute and marks significance with the paper's
+``q = p N / rank(p)`` and with Benjamini-Hochberg (:class:`SearchlightResult`).
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from emolib.rsa import unit_rdms
+    >>> acts = np.random.default_rng(0).random((27, 2, 8))          # [emotions, seeds, units]
+    >>> rdms = unit_rdms(acts)                                      # [351 pairs, 8 units]
+    >>> target = pd.DataFrame({"a": rdms[:, 0], "b": rdms[:, 5]})
+    >>> result = searchlight(rdms, target, units_per_layer=4)
+    >>> result.rank.loc[0, "a"], result.rank.loc[5, "b"]
+    (np.float64(1.0), np.float64(1.0))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from emolib.rsa.rankcorr import kendall_tau_b
+from emolib.stats import bh_q, paper_q
+
+__all__ = ["CORRECTIONS", "SearchlightResult", "searchlight", "compare_searchlights"]
+
+CORRECTIONS = ("paper", "bh")
+
+
+@dataclass(frozen=True)
+class SearchlightResult:
+    """Kendall tau-b and one-sided p of every unit (rows, layer-major) against every attribute (columns).
+
+    Derived tables: ``rank`` (1 = highest tau per attribute, average ties, NaN kept), ``q_paper``
+    (``p N / rank(p)`` over all tests), ``q_bh`` (Benjamini-Hochberg), ``significant``,
+    ``n_significant`` and ``selective`` (exactly one significant attribute) per unit.
+    """
+
+    tau: pd.DataFrame
+    p: pd.DataFrame
+    units_per_layer: int
+    alpha: float = 0.01
+    correction: str = "paper"
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"unknown correction {self.correction!r}; valid choices: {', '.join(CORRECTIONS)}")
+        if self.units_per_layer < 1 or len(self.tau) % self.units_per_layer:
+            raise ValueError(f"units_per_layer={self.units_per_layer} does not divide {len(self.tau)} units")
+
+    @property
+    def attributes(self) -> list[str]:
+        return list(self.tau.columns)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.tau) // self.units_per_layer
+
+    @property
+    def layer(self) -> np.ndarray:
+        """Layer of each unit (``index // units_per_layer``), ``[units]``."""
+        return np.arange(len(self.tau)) // self.units_per_layer
+
+    @cached_property
+    def rank(self) -> pd.DataFrame:
+        """R's ``rank(-tau)`` per attribute: 1 = largest tau, average ties (NaN stays NaN)."""
+        return self._frame(stats.rankdata(-self.tau.to_numpy(), axis=0, nan_policy="omit"))
+
+    @cached_property
+    def q_paper(self) -> pd.DataFrame:
+        return self._frame(paper_q(self.p.to_numpy()))
+
+    @cached_property
+    def q_bh(self) -> pd.DataFrame:
+        return self._frame(bh_q(self.p.to_numpy()))
+
+    @property
+    def significant(self) -> pd.DataFrame:
+        """Boolean ``[units, attributes]``: q < alpha under ``correction``."""
+        q = self.q_paper if self.correction == "paper" else self.q_bh
+        return q < self.alpha
+
+    @property
+    def n_significant(self) -> pd.Series:
+        return self.significant.sum(axis=1).rename("n_significant")
+
+    @property
+    def selective(self) -> pd.Series:
+        return (self.n_significant == 1).rename("selective")
+
+    def with_correction(self, correction: str, alpha: float | None = None) -> SearchlightResult:
+        """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
+        alpha = self.alpha if alpha is None else alpha
+        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction)
+
+    def summary(self) -> pd.DataFrame:
+        """Per attribute: ``n_significant``, ``n_selective`` (selective units of that attribute), ``max_tau``."""
+        sig = self.significant
+        return pd.DataFrame(
+            {
+                "attribute": self.attributes,
+                "n_significant": sig.sum().to_numpy(),
+                "n_selective": sig[self.selective].sum().to_numpy(),
+                "max_tau": self.tau.max().to_numpy(),
+            }
+        )
+
+    def per_layer(self) -> pd.DataFrame:
+        """Significant units per layer (rows) and attribute (columns)."""
+        return self.significant.groupby(self.layer).sum().rename_axis("layer")
+
+    def top(self, n: int) -> pd.DataFrame:
+        """Boolean ``[units, attributes]``: rank <= n (the paper's top-n units per attribute)."""
+        return self.rank <= n
+
+    def _frame(self, values: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(values, index=self.tau.index, columns=self.tau.columns)
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        """``({"tau", "p"} [units, attributes], settings)``: what :meth:`from_arrays` rebuilds it from."""
+        settings = {"attributes": self.attributes, "units_per_layer": self.units_per_layer, "alpha": self.alpha,
+                    "correction": self.correction}
+        return {"tau": self.tau.to_numpy(), "p": self.p.to_numpy()}, settings
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> SearchlightResult:
+        """The result whose :meth:`to_arrays` gave ``arrays`` and ``settings``.
+
+        Example:
+            >>> r = SearchlightResult(pd.DataFrame({"a": [0.1, 0.2]}), pd.DataFrame({"a": [0.5, 0.01]}), 1)
+            >>> SearchlightResult.from_arrays(*r.to_arrays()).rank["a"].tolist()
+            [2.0, 1.0]
+        """
+        settings = dict(settings)
+        columns = pd.Index(settings.pop("attributes"), name="attribute")
+        frame = lambda v: pd.DataFrame(v, columns=columns).rename_axis("unit")  # noqa: E731
+        tau, p = np.asarray(arrays["tau"]), np.asarray(arrays["p"])
+        if tau.shape != p.shape or tau.ndim != 2 or tau.shape[1] != len(columns):
+            raise ValueError(f"tau {tau.shape} and p {p.shape} must both be [units, {len(columns)} attributes]")
+        return cls(frame(tau), frame(p), **settings)
+
+
+def searchlight(
+    unit_rdms: np.ndarray, attribute_rdms: pd.DataFrame, units_per_layer: int, alpha: float = 0.01,
+    correction: str = "paper", device: str | None = None, chunk: int | None = None,
+) -> SearchlightResult:
+    """Kendall tau-b (one-sided, R ``cor.test`` semantics) of every unit RDM with every attribute RDM.
+
+    Args:
+        unit_rdms: ``[pairs, units]`` (:func:`unit_rdms`), units layer-major.
+        attribute_rdms: ``[pairs, attributes]`` in the same pair order; columns name the attributes.
+        units_per_layer: units per layer (layer of a unit = index // units_per_layer).
+        alpha: significance threshold on q; correction: ``"paper"`` (p N / rank p) or ``"bh"``.
+        device, chunk: passed to :func:`emolib.rankcorr.kendall_tau_b` (GPU when available).
+    """
+    unit_rdms = np.asarray(unit_rdms)
+    if not isinstance(attribute_rdms, pd.DataFrame):
+        kind = type(attribute_rdms).__name__
+        raise ValueError(f"attribute_rdms must be a DataFrame with one named column per attribute, got {kind}")
+    if unit_rdms.ndim != 2 or unit_rdms.shape[0] != len(attribute_rdms):
+        raise ValueError(
+            f"unit_rdms {unit_rdms.shape} and attribute_rdms {attribute_rdms.shape} need the same pairs (rows)")
+    tau, p = kendall_tau_b(unit_rdms, attribute_rdms.to_numpy(np.float64), "greater", chunk=chunk, device=device)
+    columns = pd.Index(attribute_rdms.columns, name="attribute")
+    frame = lambda v: pd.DataFrame(v, columns=columns).rename_axis("unit")  # noqa: E731
+    return SearchlightResult(frame(tau), frame(p), units_per_layer, alpha, correction)
+
+
+def compare_searchlights(a: SearchlightResult, b: SearchlightResult, n: int = 4000) -> pd.DataFrame:
+    """Per attribute: significant units in ``a`` and ``b``, overlap of their top-``n`` sets, tau agreement.
+
+    Returns:
+        DataFrame indexed by attribute: ``significant_a, significant_b, top_n_overlap`` (share of a's
+        top-n also in b's), ``tau_spearman`` (Spearman rho of the two tau vectors over units).
+    """
+    if list(a.attributes) != list(b.attributes) or len(a.tau) != len(b.tau):
+        raise ValueError("the two results need the same units and attributes")
+    top_a, top_b = a.top(n), b.top(n)
+    rho = [stats.spearmanr(a.tau[c], b.tau[c], nan_policy="omit").statistic for c in a.attributes]
+    return pd.DataFrame({"significant_a": a.significant.sum(), "significant_b": b.significant.sum(),
+                         "top_n_overlap": (top_a & top_b).sum() / top_a.sum(), "tau_spearman": rho},
+                        index=pd.Index(a.attributes, name="attribute"))

@@ -1,0 +1,180 @@
+"""Tests of emolib.prompt_train: the bank equals independent training, optimiser, resume, data parallel."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emolib.model.backbones import load_backbone
+from emolib.data import paper_task
+from emolib.paper.layouts import PromptScorer
+from emolib.paper.train import BankAdamW, Examples, evaluate_bank, train_bank
+
+SIZES = (5, 3, 8)  # unequal task sizes: prompts run out of examples at different steps
+
+
+def _data(scorer: PromptScorer, sizes=SIZES, split="dev") -> list[Examples]:
+    out = []
+    for k, (emotion, n) in enumerate(zip(("grief", "joy", "anger"), sizes)):
+        task = paper_task(emotion, 1, split).iloc[::3].head(n)
+        out.append(Examples(scorer.encode(task["text"].tolist()), task["label"].to_numpy()))
+    return out
+
+
+def _init(k: int, length: int, d: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(k, length, d, generator=torch.Generator().manual_seed(seed)) * 0.3
+
+
+@pytest.fixture(scope="module")
+def roberta():
+    return PromptScorer(load_backbone("tiny-roberta"), max_length=12)
+
+
+def test_bank_gradient_equals_single_prompt_gradient(roberta):
+    scorer, data = roberta, _data(roberta)
+    init = _init(3, 4, scorer.hidden_size).requires_grad_(True)
+    counts = [len(ex.ids) for ex in data]
+    ks = [k for k, ex in enumerate(data) for _ in ex.ids]
+    ids = [i for ex in data for i in ex.ids]
+    labels = torch.tensor([int(y) for ex in data for y in ex.labels])
+    logits = scorer.logits(scorer.batch_ids(ids, init[torch.tensor(ks)]))
+    weights = torch.tensor([1 / counts[k] for k in ks])
+    (F.cross_entropy(logits, labels, reduction="none") * weights).sum().backward()
+    for k, ex in enumerate(data):
+        alone = init.detach()[k: k + 1].clone().requires_grad_(True)
+        out = scorer.logits(scorer.batch_ids(ex.ids, alone.expand(len(ex.ids), -1, -1)))
+        F.cross_entropy(out, torch.tensor(ex.labels)).backward()
+        torch.testing.assert_close(init.grad[k], alone.grad[0], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_bank_training_equals_training_each_prompt_alone(roberta, batch_size):
+    scorer = roberta
+    train, dev = _data(scorer), _data(scorer, (4, 4, 4), split="test")
+    init = _init(3, 4, scorer.hidden_size, seed=1)
+    keys = [[7, k] for k in range(3)]
+    kw = dict(epochs=2, batch_size=batch_size, lr=0.05, dropout=False, micro_batch=4, progress=False)
+    bank = train_bank(scorer, init, train, dev, keys=keys, **kw)
+    for k in range(3):
+        alone = train_bank(scorer, init[k: k + 1], [train[k]], [dev[k]], keys=[keys[k]], **kw)
+        torch.testing.assert_close(bank.final[k], alone.final[0], atol=2e-5, rtol=1e-4)
+        torch.testing.assert_close(bank.best[k], alone.best[0], atol=2e-5, rtol=1e-4)
+        assert bank.best_dev[k] == alone.best_dev[0]
+    assert not torch.allclose(bank.final, init)
+
+
+def _reference_adamw(p, grads, lr, eps, wd, correct_bias, betas=(0.9, 0.999)):
+    """transformers.AdamW as the original used it, one tensor, plain loop."""
+    p, m, v = p.clone(), torch.zeros_like(p), torch.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        step = lr * math.sqrt(1 - betas[1] ** t) / (1 - betas[0] ** t) if correct_bias else lr
+        p = p - step * m / (v.sqrt() + eps)
+        p = p - lr * wd * p
+    return p
+
+
+@pytest.mark.parametrize("correct_bias", [False, True])
+def test_bank_adamw_matches_reference_and_skips_inactive_prompts(correct_bias):
+    gen = torch.Generator().manual_seed(0)
+    bank = torch.randn(3, 2, 4, generator=gen)
+    start = bank.clone()
+    opt = BankAdamW(bank, lr=0.1, eps=1e-6, weight_decay=0.01, correct_bias=correct_bias)
+    grads = [torch.randn(3, 2, 4, generator=gen) for _ in range(4)]
+    active = [torch.tensor(a) for a in ([1, 1, 1], [1, 0, 1], [1, 0, 0], [1, 1, 0])]
+    for g, a in zip(grads, active):
+        opt.step(g, a.bool())
+    for k in range(3):
+        mine = [g[k] for g, a in zip(grads, active) if a[k]]
+        expected = _reference_adamw(start[k], mine, 0.1, 1e-6, 0.01, correct_bias)
+        torch.testing.assert_close(bank[k], expected, atol=1e-6, rtol=1e-5)
+    assert opt.steps.tolist() == [4, 2, 2]
+    if not correct_bias:  # with equal weight decay and no bias correction torch's AdamW differs (decay first)
+        assert not torch.allclose(bank, start)
+
+
+def test_resume_after_interruption_gives_identical_prompts(roberta, tmp_path):
+    scorer = roberta
+    train, dev = _data(scorer), _data(scorer, (4, 4, 4), split="test")
+    init = _init(3, 4, scorer.hidden_size, seed=2)
+    kw = dict(epochs=3, batch_size=2, lr=0.05, dropout=True, micro_batch=4, progress=False, seed=5)
+    full = train_bank(scorer, init, train, dev, **kw)
+
+    def boom(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt("interrupted")
+
+    with pytest.raises(KeyboardInterrupt):
+        train_bank(scorer, init, train, dev, state_dir=tmp_path, on_epoch_end=boom, **kw)
+    assert sorted(p.name for p in tmp_path.glob("epoch-*.pt")) == ["epoch-1.pt"]
+    seen = []
+    resumed = train_bank(scorer, init, train, dev, state_dir=tmp_path, on_epoch_end=seen.append, **kw)
+    assert seen == [2, 3]
+    torch.testing.assert_close(resumed.final, full.final, atol=0, rtol=0)
+    torch.testing.assert_close(resumed.best, full.best, atol=0, rtol=0)
+    pd.testing.assert_frame_equal(pd.DataFrame(resumed.history), pd.DataFrame(full.history))
+
+
+def test_evaluate_bank_accuracy_definitions(roberta):
+    scorer = roberta
+    data = _data(scorer, (8, 5, 7))
+    prompts = _init(3, 4, scorer.hidden_size, seed=3)
+    acc, loss = evaluate_bank(scorer, prompts, data, micro_batch=3)
+    acc3, _ = evaluate_bank(scorer, prompts, data, micro_batch=5, accuracy_batch=3)
+    with torch.no_grad():
+        for k, ex in enumerate(data):
+            logits = scorer.logits(scorer.batch_ids(ex.ids, prompts[k].expand(len(ex.ids), -1, -1)))
+            hits = (logits.argmax(-1).numpy() == ex.labels).astype(float)
+            assert acc[k] == pytest.approx(hits.mean())
+            assert acc3[k] == pytest.approx(np.mean([hits[i: i + 3].mean() for i in range(0, len(hits), 3)]))
+            assert loss[k] == pytest.approx(float(F.cross_entropy(logits, torch.tensor(ex.labels))), rel=1e-5)
+
+
+def test_bad_arguments(roberta):
+    data = _data(roberta)
+    with pytest.raises(ValueError, match="3 prompts"):
+        train_bank(roberta, _init(3, 2, roberta.hidden_size), data[:2], data, progress=False)
+    with pytest.raises(ValueError, match="positive"):
+        train_bank(roberta, _init(3, 2, roberta.hidden_size), data, data, batch_size=0, progress=False)
+    with pytest.raises(ValueError, match="labels"):
+        Examples([[1, 2]], np.array([0, 1]))
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        scorer = PromptScorer(load_backbone("tiny-roberta"), max_length=12)
+        train, dev = _data(scorer), _data(scorer, (4, 4, 4), split="test")
+        result = train_bank(scorer, _init(3, 4, scorer.hidden_size, seed=4), train, dev, epochs=2, batch_size=2,
+                            lr=0.05, dropout=False, micro_batch=2, progress=False)
+        if rank == 0:
+            torch.save({"final": result.final, "best_dev": result.best_dev, "history": result.history}, out)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_data_parallel_two_processes_equals_one(roberta, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = str(tmp_path / "dp.pt")
+    mp.spawn(_worker, args=(2, port, out), nprocs=2, join=True)
+    parallel = torch.load(out, weights_only=False)
+    train, dev = _data(roberta), _data(roberta, (4, 4, 4), split="test")
+    single = train_bank(roberta, _init(3, 4, roberta.hidden_size, seed=4), train, dev, epochs=2, batch_size=2,
+                        lr=0.05, dropout=False, micro_batch=2, progress=False)
+    torch.testing.assert_close(parallel["final"], single.final, atol=2e-5, rtol=1e-4)
+    np.testing.assert_array_equal(parallel["best_dev"], single.best_dev)
