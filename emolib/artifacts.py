@@ -45,6 +45,7 @@ __all__ = [
     "save_arrays",
     "load_arrays",
     "read_usage",
+    "stage_timings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,25 @@ def read_usage(root: str | os.PathLike | None = None, run: str | None = None) ->
     if run is not None:
         frame = frame[frame["run"] == run]
     return frame.reset_index(drop=True)
+
+
+def stage_timings(usage: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
+    """Wall time per stage from a usage log (:func:`read_usage`): ``seconds`` (summed over the stage's
+    artifacts, e.g. a dev and a test masked evaluation) and ``reused`` (every artifact came from the cache).
+
+    Example:
+        >>> log = pd.DataFrame({"stage": ["prompts", "masked-eval", "masked-eval"], "key": ["a", "b", "c"],
+        ...                     "seconds": [10.0, 2.0, 3.0], "reused": [True, False, False]})
+        >>> stage_timings(log, ["prompts", "masked-eval"])["seconds"].tolist()
+        [10.0, 5.0]
+    """
+    rows = usage[usage["stage"].isin(stages)]
+    if rows.empty:
+        return pd.DataFrame(columns=["seconds", "reused"]).rename_axis("stage")
+    per_artifact = rows.groupby(["stage", "key"], as_index=False).agg(seconds=("seconds", "max"),
+                                                                      reused=("reused", "all"))
+    table = per_artifact.groupby("stage").agg(seconds=("seconds", "sum"), reused=("reused", "all"))
+    return table.reindex([s for s in stages if s in table.index])
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -98,6 +98,10 @@ DIFFERENCES: list[dict[str, str]] = [
     _d(_PROMPTS, "Quick profile.", "12 seeds, full tasks, 100-token prompts, 256 tokens.",
        "For CPU minutes: one seed, 8-token prompts, subsampled tasks, 32 tokens (the paper profile keeps the "
        "original settings).", "emolib.profiles.PromptSettings", "prompt_tuning"),
+    _d(_VALENCE, "Residual-stream features.", "Value vectors only.",
+       "Beside the value vectors, the residual stream after each layer (the block's output), read through the "
+       "same hook as the emotion vectors and the site steering adds to, so a probe direction of layer l can be "
+       "steered at layer l.", "emolib.model.hooks.record", "valence_arousal"),
     _d(_VALENCE, "Emotion vectors.", "Not in Emo_LLM.",
        "Mean residual activation per emotion over GoEmotions comments minus the overall mean; PCs against human "
        "valence and arousal with bootstrap CIs; RSA against the similarity judgments.",

@@ -50,6 +50,7 @@ __all__ = [
     "prompt_accuracy",
     "masking_accuracy",
     "masking_frames",
+    "human_rdms",
     "OUTLIER_PROMPTS",
 ]
 
@@ -368,3 +369,10 @@ def masking_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 #: Released prompts whose activation statistics are extreme (method notes 6 and 12.18).
 OUTLIER_PROMPTS: tuple[tuple[str, int], ...] = (("relief", 13), ("disgust", 42), ("fear", 42))
+
+
+def human_rdms() -> pd.DataFrame:
+    """The released human RDMs side by side: ``similarity`` (the mean similarity-judgment RDM) and the
+    14 attribute RDMs, ``[351 pairs, 15]`` in the paper's pair order."""
+    return pd.concat([similarity_distances().rename(columns={"distance": "similarity"}), attribute_distances()],
+                     axis=1)

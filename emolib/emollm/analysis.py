@@ -35,11 +35,25 @@ from emolib.emollm.probes import ValenceProbe, centre_by_group, faithful_split
 from emolib.emollm.prompts import SITES, probe_data
 from emolib.model.backbones import Backbone, load_backbone
 
-__all__ = ["arousal_confound", "split_leakage", "leakage_table", "faithful_spread", "valence_to_arousal",
+__all__ = ["family_table", "arousal_confound", "split_leakage", "leakage_table", "faithful_spread", "valence_to_arousal",
            "best_layers", "best_layer_table", "probe_comparison", "probe_direction", "valence_directions",
            "VectorSteering", "vectors_and_steering"]
 
 logger = logging.getLogger(__name__)
+
+
+def family_table(data: dict) -> pd.DataFrame:
+    """Per scale: unique adjectives, their lemma families, the families with several words, templates and
+    template families of the prompts in ``data`` (:func:`~emolib.emollm.prompts.probe_data`)."""
+    rows = []
+    for scale, d in data.items():
+        frame = d["frame"]
+        words = frame.drop_duplicates("adjective").groupby("lemma_family")["adjective"].agg(list)
+        templates = frame.drop_duplicates("template_id")
+        rows.append({"scale": scale, "adjectives": int(words.map(len).sum()), "lemma families": len(words),
+                     "families of several words": "; ".join(", ".join(g) for g in words if len(g) > 1),
+                     "templates": len(templates), "template families": int(templates["template_family"].nunique())})
+    return pd.DataFrame(rows).set_index("scale")
 
 
 def arousal_confound(adjective_version: str = "head") -> tuple[pd.DataFrame, dict]:

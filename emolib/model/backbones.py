@@ -375,14 +375,14 @@ def load_backbone(
 
 
 def tiny_backbone(family: str = "roberta", seed: int = 0, n_layers: int = 2, hidden: int = 32,
-                  device: str | torch.device | None = "cpu") -> Backbone:
+                  device: str | torch.device | None = "cpu", max_positions: int = 160) -> Backbone:
     """A tiny random backbone of ``family`` (``roberta``, ``bert``, ``gpt2`` or ``llama``), seeded.
 
     See :func:`emolib.model.tiny.tiny_model`; named ``tiny-<family>``.
     """
     from emolib.model.tiny import tiny_model
 
-    backbone = load_backbone(tiny_model(family, seed=seed, n_layers=n_layers, hidden=hidden), device=device)
+    backbone = load_backbone(tiny_model(family, seed=seed, n_layers=n_layers, hidden=hidden, max_positions=max_positions), device=device)
     backbone.name = f"tiny-{family}"
     return backbone
 

@@ -71,7 +71,8 @@ def tiny_tokenizer(family: str):
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
-def tiny_model(family: str = "roberta", seed: int = 0, n_layers: int = 2, hidden: int = 32) -> tuple[Any, Any]:
+def tiny_model(family: str = "roberta", seed: int = 0, n_layers: int = 2, hidden: int = 32,
+               max_positions: int = 160) -> tuple[Any, Any]:
     """A tiny random ``(model, tokenizer)`` of ``family`` (``roberta``, ``bert``, ``gpt2`` or ``llama``), seeded.
 
     Dropout is set as in the full models (0.1 for BERT-style and GPT-2 models), so train-mode
@@ -97,26 +98,26 @@ def tiny_model(family: str = "roberta", seed: int = 0, n_layers: int = 2, hidden
     if family == "roberta":
         config = RobertaConfig(
             **common, hidden_size=hidden, num_hidden_layers=n_layers, num_attention_heads=4,
-            intermediate_size=4 * hidden, max_position_embeddings=160, pad_token_id=tokenizer.pad_token_id,
+            intermediate_size=4 * hidden, max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         )  # fmt: skip
         model = RobertaForMaskedLM(config)
     elif family == "bert":
         config = BertConfig(
             **common, hidden_size=hidden, num_hidden_layers=n_layers, num_attention_heads=4,
-            intermediate_size=4 * hidden, max_position_embeddings=160, pad_token_id=tokenizer.pad_token_id,
+            intermediate_size=4 * hidden, max_position_embeddings=max_positions, pad_token_id=tokenizer.pad_token_id,
         )  # fmt: skip
         model = BertForMaskedLM(config)
     elif family == "gpt2":
         config = GPT2Config(
-            **common, n_embd=hidden, n_layer=n_layers, n_head=4, n_positions=160,
+            **common, n_embd=hidden, n_layer=n_layers, n_head=4, n_positions=max_positions,
             bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
         )  # fmt: skip
         model = GPT2LMHeadModel(config)
     else:
         config = LlamaConfig(
             **common, hidden_size=hidden, num_hidden_layers=n_layers, num_attention_heads=4,
-            num_key_value_heads=2, intermediate_size=3 * hidden, max_position_embeddings=160,
+            num_key_value_heads=2, intermediate_size=3 * hidden, max_position_embeddings=max_positions,
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
         )  # fmt: skip

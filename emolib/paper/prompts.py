@@ -38,7 +38,8 @@ from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
 from emolib.paper.train import Examples, evaluate_bank, train_bank
 from emolib.profiles import PromptSettings
 
-__all__ = ["task_split", "make_scorer", "store_settings", "check_grid", "train_prompts", "summary_table"]
+__all__ = ["task_split", "make_scorer", "store_settings", "check_grid", "train_prompts", "summary_table",
+           "accuracy_table", "layout_description"]
 
 logger = logging.getLogger(__name__)
 
@@ -194,3 +195,27 @@ def summary_table(store: PromptStore) -> pd.DataFrame:
     grouped = store.accuracy.groupby(["emotion", "split"])["accuracy"]
     table = grouped.agg(mean="mean", sd="std", n="count").reset_index()
     return table.assign(sd=table["sd"].to_numpy(dtype=np.float64))
+
+
+def accuracy_table(store: PromptStore, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per emotion: mean and SD over seeds of each split, beside a reference's dev mean and SD.
+
+    Args:
+        store: the trained prompts.
+        reference: ``emotion, seed, accuracy`` of other prompts (e.g. :func:`emolib.released.prompt_accuracy`,
+            the paper's RoBERTa prompts), shown as ``reference dev mean`` and ``reference dev sd``.
+    """
+    table = summary_table(store).pivot(index="emotion", columns="split", values=["mean", "sd"])
+    table.columns = [f"{split} {stat}" for stat, split in table.columns]
+    if reference is not None:
+        ref = reference.groupby("emotion")["accuracy"].agg(["mean", "std"])
+        table["reference dev mean"] = ref["mean"]
+        table["reference dev sd"] = ref["std"]
+    return table
+
+
+def layout_description(scorer: PromptScorer) -> str:
+    """Where the prompt sits and where the answer is read, for ``scorer``'s backbone (one line)."""
+    if scorer.kind == "masked":
+        return "[<mask>, P1..PL, <s>, comment, </s>], read at <mask>"
+    return f"[P1..PL, comment, {scorer.suffix!r}], read at the last position (next-token verbalizer)"

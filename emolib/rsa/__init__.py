@@ -20,11 +20,12 @@ from emolib.rsa.rdms import (
     prompt_mask,
     prompt_statistics,
     unit_rdms,
+    whole_model_rsa,
 )
 from emolib.rsa.searchlight import CORRECTIONS, SearchlightResult, compare_searchlights, searchlight
 
 __all__ = [
     "kendall_tau_a", "kendall_tau_b", "spearman_rho", "tie_statistics", "METRICS", "COMPARE_METHODS",
-    "compare_rdms", "model_rdms", "prompt_influence", "prompt_mask", "prompt_statistics", "unit_rdms",
+    "compare_rdms", "model_rdms", "prompt_influence", "prompt_mask", "prompt_statistics", "unit_rdms", "whole_model_rsa",
     "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight",
 ]  # fmt: skip

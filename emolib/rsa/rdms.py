@@ -26,7 +26,7 @@ from emolib import rcompat
 from emolib.emotions import check_emotions, pair_indices
 from emolib.rsa.rankcorr import kendall_tau_b, spearman_rho
 
-__all__ = ["METRICS", "COMPARE_METHODS", "prompt_mask", "unit_rdms", "model_rdms", "compare_rdms",
+__all__ = ["METRICS", "COMPARE_METHODS", "prompt_mask", "unit_rdms", "model_rdms", "compare_rdms", "whole_model_rsa",
            "prompt_statistics", "prompt_influence"]
 
 METRICS = ("cosine", "euclidean")
@@ -158,6 +158,21 @@ def compare_rdms(rdms: pd.DataFrame, targets: pd.DataFrame, method: str = "kenda
     r, p = kendall_tau_b(x, y) if method == "kendall" else spearman_rho(x, y, alternative="greater")
     index = pd.MultiIndex.from_product([rdms.columns, targets.columns], names=["rdm", "target"])
     return pd.DataFrame({"r": r.ravel(), "p": p.ravel()}, index=index).reset_index()
+
+
+def whole_model_rsa(activations: np.ndarray, units_per_layer: int, targets: pd.DataFrame,
+                    metrics: Sequence[str] = METRICS, valid: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`compare_rdms` of every layer's and the whole model's RDM (:func:`model_rdms`) with ``targets``,
+    for each metric: columns ``rdm, target, r, p, metric``.
+
+    Example:
+        >>> acts = np.random.default_rng(0).random((27, 2, 8))
+        >>> targets = pd.DataFrame({"t": unit_rdms(acts)[:, 0]})
+        >>> whole_model_rsa(acts, 4, targets)["rdm"].unique().tolist()
+        ['layer 1', 'layer 2', 'all']
+    """
+    return pd.concat([compare_rdms(model_rdms(activations, units_per_layer, m, valid), targets).assign(metric=m)
+                      for m in metrics], ignore_index=True)
 
 
 def prompt_statistics(activations: np.ndarray, emotions: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:

@@ -98,10 +98,14 @@ class SearchlightResult:
         alpha = self.alpha if alpha is None else alpha
         return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction)
 
-    def summary(self) -> pd.DataFrame:
-        """Per attribute: ``n_significant``, ``n_selective`` (selective units of that attribute), ``max_tau``."""
+    def summary(self, total: bool = False) -> pd.DataFrame:
+        """Per attribute: ``n_significant``, ``n_selective`` (selective units of that attribute), ``max_tau``.
+
+        With ``total``, a last row ``"any attribute"``: units significant for at least one attribute,
+        all selective units, the largest tau.
+        """
         sig = self.significant
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "attribute": self.attributes,
                 "n_significant": sig.sum().to_numpy(),
@@ -109,6 +113,10 @@ class SearchlightResult:
                 "max_tau": self.tau.max().to_numpy(),
             }
         )
+        if total:
+            table.loc[len(table)] = ["any attribute", int(sig.any(axis=1).sum()), int(self.selective.sum()),
+                                     float(self.tau.max().max())]
+        return table
 
     def per_layer(self) -> pd.DataFrame:
         """Significant units per layer (rows) and attribute (columns)."""
