@@ -7,6 +7,7 @@ Example:
     (351, 14)
 """
 
+from emolib.human.ceilings import NoiseCeiling, noise_ceiling, similarity_ceiling
 from emolib.human.space import (
     DOWNSTREAM_SOURCE,
     SOURCES,
@@ -27,5 +28,5 @@ from emolib.human.space import (
 __all__ = [
     "DOWNSTREAM_SOURCE", "SOURCES", "appraisal_pca", "appraisal_scores", "attribute_rdms", "attribute_reliability",
     "attribute_scores", "attribute_weights", "bootstrap_taus", "fwrite_round", "rating_means", "similarity_mds",
-    "similarity_rdm", "similarity_reliability",
+    "similarity_rdm", "similarity_reliability", "NoiseCeiling", "noise_ceiling", "similarity_ceiling",
 ]  # fmt: skip
