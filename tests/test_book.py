@@ -30,7 +30,7 @@ def test_every_chapter_in_the_toc_exists_has_parameters_and_a_paired_notebook():
     import jupytext
 
     for path in book.chapter_files(ROOT):
-        assert book._is_notebook(path), path
+        assert book.is_chapter_notebook(path), path
         params = book.chapter_parameters(path)
         assert "profile" in params, f"{path.name} has no profile parameter"
         paired = path.with_suffix(".ipynb")
@@ -44,7 +44,7 @@ def test_every_chapter_in_the_toc_exists_has_parameters_and_a_paired_notebook():
 def test_unknown_parameter_and_profile_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['bakcbone'\]; valid choices: .*profile"):
         book.build_book(parameters={"bakcbone": "gpt2"}, chapters=["data"], out=tmp_path, root=ROOT)
-    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: quick, paper, smoke"):
+    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: smoke, quick, paper"):
         book.build_book(profile="fast", out=tmp_path, root=ROOT)
 
 
