@@ -88,8 +88,6 @@ def test_bad_inputs_name_the_choices(llama):
         valence.representations(llama, TEXTS, padding="middle")
     with pytest.raises(ValueError, match="valid choices: value, residual"):
         valence.representations(llama, TEXTS, sites=["keys"])
-    with pytest.raises(ValueError, match="valid choices: a causal LM"):
-        valence.representations(tiny_backbone("roberta"), TEXTS)
     with pytest.raises(ValueError, match="valid choices: valence, arousal"):
         valence.prompt_frame("dominance")
     with pytest.raises(ValueError, match="valid choices: valence, arousal"):
@@ -214,3 +212,26 @@ def test_arousal_confound_counts_shared_words():
     assert crosstab.loc["low", "positive"] == 24 and crosstab.loc["low", "negative"] == 1
     assert crosstab.loc["high", "negative"] == 9 and summary["n_shared"] == 58
     assert crosstab.loc["low", "negative"] == 1 and analysis.arousal_confound("e12b48d")[0].loc["low"].get("negative", 0) == 0
+
+
+@pytest.mark.parametrize("family", ["roberta", "bert"])
+def test_masked_lms_are_read_at_the_mask_of_a_cloze_prompt(family):
+    bb = tiny_backbone(family, seed=3)
+    reps = valence.representations(bb, TEXTS, batch_size=2)
+    for i, text in enumerate(TEXTS):
+        enc = bb.tokenizer(valence.cloze(bb, text), return_tensors="pt")
+        at = int((enc["input_ids"][0] == bb.mask_token_id).nonzero()[0, 0])
+        seen = {}
+        handles = [site.block.register_forward_hook(
+            lambda m, a, o, k=k: seen.__setitem__(k, (o[0] if isinstance(o, tuple) else o)[0, at].clone()))
+            for k, site in enumerate(bb.sites)]
+        try:
+            with torch.inference_mode():
+                bb.model(**enc)
+        finally:
+            for h in handles:
+                h.remove()
+        np.testing.assert_allclose(reps["residual"][i], torch.stack([seen[k] for k in range(bb.n_layers)]).numpy(),
+                                   atol=1e-5)
+    assert valence.cloze(bb, "Bob was sad, therefore Bob").endswith(bb.tokenizer.mask_token)
+    assert valence.cloze(tiny_backbone("llama"), "Bob was sad") == "Bob was sad"

@@ -96,8 +96,23 @@ def test_readout_matches_unbatched_and_words(bb):
     assert batched[0] == pytest.approx(float(logp[pos].logsumexp(0) - logp[neg].logsumexp(0)), abs=1e-5)
     with pytest.raises(ValueError, match="single tokens"):
         S.valence_readout(bb, PROMPTS, positive=[" good zzzqqq"])
-    with pytest.raises(ValueError, match="causal"):
-        S.valence_readout(tiny_backbone("roberta"), PROMPTS)
+
+
+
+@pytest.mark.parametrize("family", ["roberta", "bert"])
+def test_a_masked_lm_is_read_at_the_mask_and_writes_no_continuations(family):
+    bb = tiny_backbone(family)
+    out = S.valence_readout(bb, PROMPTS[:3])
+    text = PROMPTS[0] + " " + bb.tokenizer.mask_token
+    enc = bb.tokenizer(text, return_tensors="pt")
+    at = int((enc["input_ids"][0] == bb.mask_token_id).nonzero()[0, 0])
+    with torch.no_grad():
+        logp = bb.model(**enc).logits[0, at].log_softmax(-1)
+    pos = [bb.token_id(w.strip()) if family == "bert" else bb.token_id(w) for w in S.POSITIVE_WORDS]
+    neg = [bb.token_id(w.strip()) if family == "bert" else bb.token_id(w) for w in S.NEGATIVE_WORDS]
+    assert out[0] == pytest.approx(float(logp[pos].logsumexp(0) - logp[neg].logsumexp(0)), abs=1e-5)
+    examples = S.generate_examples(bb, torch.ones(bb.hidden_size), 0, [1.0])
+    assert examples.empty and "masked LM" in examples.attrs["note"]
 
 
 def test_readout_shifts_match_steer_loop(bb):

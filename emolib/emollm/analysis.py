@@ -237,7 +237,8 @@ def vectors_and_steering(
     """Emotion vectors, their PCs and RSA against human ratings, and steering along valence directions.
 
     Args:
-        backbone: a causal LM, or anything :func:`load_backbone` accepts (put on ``device``).
+        backbone: a causal or masked LM, or anything :func:`load_backbone` accepts (put on ``device``); a
+            masked LM is read at the ``<mask>`` of cloze prompts and writes no continuations.
         profile: sizes of the ``"vectors"``, ``"steering"`` and ``"probes"`` stages (:mod:`emolib.profiles`).
         seed: comment sample, bootstrap, permutations, random directions and the alpha split.
         probe: also steer the valence probe direction (a centred valence probe of the residual stream
@@ -274,7 +275,8 @@ def vectors_and_steering(
     times["steering"] = time.perf_counter() - start
     start = time.perf_counter()
     top = abs(float(best.loc[best["direction"] == "emotion PC1", "alpha"].iloc[0]))
-    examples = steering.generate_examples(bb, directions["emotion PC1"], layer, sorted({-top, 0.0, top}), prompts[:3],
+    examples = steering.generate_examples(  # empty for a masked LM (attrs["note"] says why)
+bb, directions["emotion PC1"], layer, sorted({-top, 0.0, top}), prompts[:3],
                                           steer_settings.max_new_tokens)
     times["examples"] = time.perf_counter() - start
     logger.info("emotion vectors and steering of %s (%s): %s", ev.backbone, profile,

@@ -4,8 +4,10 @@ The prompts are Emo_LLM's templates x adjectives (``template.format(adjective)``
 is Emo_LLM's ``class_0_true``: 1 for (first-key list, plain template) or (second-key list, negated
 template), i.e. y = 1 means *negative valence* / *low arousal* after the negation flip.
 
-Representations are read at the last real token of each prompt, for every layer, through
-:func:`emolib.model.hooks.record`:
+Representations are read at the read-out of each prompt, for every layer, through
+:func:`emolib.model.hooks.record`: the last real token of a causal LM; for a masked LM, the
+``<mask>`` of a cloze version of the prompt (``text + " <mask>"``), where the model predicts the next
+word, as a causal LM does at its last token. The sites are:
 
 - ``value``: the attention value projection output (``Backbone.sites[l].value``; GPT-2: the last third
   of the fused ``c_attn``; Llama family: ``v_proj``, ``n_kv_heads * head_dim`` wide);
@@ -47,7 +49,7 @@ from emolib.emollm.probes import lemma_families, template_families
 from emolib.profiles import ProbeSettings
 
 __all__ = ["SCALES", "SITES", "TEMPLATE_VERSION", "LEXICAL_CARRIER", "probe_layers", "template_subset",
-           "prompt_frame", "representations", "cached_representations", "probe_data"]
+           "prompt_frame", "cloze", "representations", "cached_representations", "probe_data"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +147,39 @@ def _forward(backbone: Backbone, batch: list[list[int]], sites: Sequence[str], p
     return {site: rec.stacked().float().cpu() for site, rec in recordings.items()}  # [B, L, dim]
 
 
+def cloze(backbone: Backbone, text: str) -> str:
+    """A masked LM's version of ``text`` with the read-out: ``text + " <mask>"`` (causal LMs: ``text``).
+
+    Example:
+        >>> from emolib.model import tiny_backbone
+        >>> cloze(tiny_backbone("roberta"), "Bob felt happy, therefore Bob")
+        'Bob felt happy, therefore Bob <mask>'
+    """
+    if backbone.kind != "masked":
+        return text
+    return f"{text} {backbone.tokenizer.mask_token}"
+
+
+def _forward_masked(backbone: Backbone, batch: list[list[int]], sites: Sequence[str]) -> dict[str, torch.Tensor]:
+    """One right-padded forward pass of a masked LM, read at each sequence's ``<mask>``; ``{site: [B, L, dim]}``."""
+    input_ids, mask, _, _ = _pad(batch, backbone.tokenizer.pad_token_id, "right")
+    readout = torch.tensor([seq.index(backbone.mask_token_id) for seq in batch])  # [B]
+    device = backbone.device
+    with contextlib.ExitStack() as stack:
+        recordings = {site: stack.enter_context(record(backbone, site, positions=readout.to(device))) for site in sites}
+        backbone.model.base_model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
+    return {site: rec.stacked().float().cpu() for site, rec in recordings.items()}  # [B, L, dim]
+
+
 @torch.inference_mode()
 def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[str] = SITES, batch_size: int = 32,
                     padding: str = "left", prefixes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Per-layer representations at the last real token of each text (batched, length-sorted).
+    """Per-layer representations at the read-out of each text (batched, length-sorted).
+
+    A causal LM is read at the last real token; a masked LM at the ``<mask>`` of :func:`cloze`.
 
     Args:
-        backbone: a causal LM backbone.
+        backbone: a causal or masked LM backbone.
         texts: prompts, tokenised with the tokenizer's default special tokens (as the original).
         sites: any of ``"value"``, ``"residual"``.
         batch_size: texts per forward pass.
@@ -159,13 +187,12 @@ def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[st
             unbatched runs up to float noise.
         prefixes: optional shared prefix per text (e.g. the template before its slot; ``""`` for none).
             A prefix is run once and its KV cache reused by all texts whose tokens start with its
-            tokens (suffixes right-padded); the result is unchanged, the work about halved.
+            tokens (suffixes right-padded); the result is unchanged, the work about halved. Causal
+            LMs only (a masked LM's prefix sees the rest of the text); ignored otherwise.
 
     Returns:
         ``{site: float32 array [N, n_layers, dim]}``.
     """
-    if backbone.kind != "causal":
-        raise ValueError(f"backbone {backbone.name!r} is a {backbone.kind} LM; valid choices: a causal LM")
     if padding not in ("left", "right"):
         raise ValueError(f"unknown padding {padding!r}; valid choices: left, right")
     bad = [s for s in sites if s not in SITES]
@@ -174,6 +201,16 @@ def representations(backbone: Backbone, texts: Sequence[str], sites: Sequence[st
     if prefixes is not None and len(prefixes) != len(texts):
         raise ValueError(f"got {len(prefixes)} prefixes for {len(texts)} texts; give one per text (or None)")
     tokenizer = backbone.tokenizer
+    if backbone.kind == "masked":
+        ids = tokenizer([cloze(backbone, t) for t in texts])["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        out_m: dict[str, list] = {s: [None] * len(texts) for s in sites}
+        for k in range(0, len(order), batch_size):
+            batch = order[k:k + batch_size]
+            for s, values in _forward_masked(backbone, [ids[i] for i in batch], sites).items():
+                for row, i in enumerate(batch):
+                    out_m[s][i] = values[row]
+        return {s: torch.stack(v).numpy() for s, v in out_m.items()}
     ids = tokenizer(list(texts))["input_ids"]
     groups: dict[str, list[int]] = {"": []}  # "" = no shared prefix
     prefix_ids = {p: tokenizer(p)["input_ids"] for p in set(prefixes or []) if p}
@@ -211,7 +248,7 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
     float16; ``prefixes`` only change the speed)."""
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     art = artifact("representations", {"backbone": backbone.identity, "texts": digest, "n_texts": len(texts),
-                                       "sites": list(sites), "position": "last real token",
+                                       "sites": list(sites), "position": "read-out (last token or cloze mask)",
                                        "residual": "after block"}, root)
     if art.exists():
         art.mark_used()

@@ -1,12 +1,13 @@
-"""Residual-stream steering of a causal LM, measured with a valence read-out against random directions.
+"""Residual-stream steering of a language model, measured with a valence read-out against random directions.
 
 :func:`steer` adds ``alpha * unit(direction) * scale`` to the output of one decoder layer at every
 position (``scale`` = the layer's typical residual norm, :func:`typical_norm`: the median L2 norm of
 that layer's output over the real, non-special tokens of some texts). ``alpha`` is therefore in units
 of a typical residual vector: alpha = 1 adds a vector as long as a typical token's residual.
 
-The read-out (:func:`valence_readout`) is the next-token log-odds of positive vs negative words after
-neutral prompts: ``logsumexp(log p[pos]) - logsumexp(log p[neg])``. :func:`readout_shifts` measures
+The read-out (:func:`valence_readout`) is the next-word log-odds of positive vs negative words after
+neutral prompts: ``logsumexp(log p[pos]) - logsumexp(log p[neg])``, at the next token of a causal LM or
+at the ``<mask>`` of ``prompt + " <mask>"`` for a masked LM. :func:`readout_shifts` measures
 its change vs alpha = 0 for each named direction and for ``n_random`` random unit directions (equal
 norm by construction) in one batched pass; :func:`summarise_shifts` turns that into the dose-response
 table (``direction, layer, alpha, effect, ci_low, ci_high``):
@@ -39,6 +40,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from emolib.emollm.prompts import cloze
 from emolib.model.backbones import Backbone
 from emolib.model.hooks import add_to_layer, check_layers, record
 
@@ -74,11 +76,16 @@ def _forward(backbone: Backbone, batch: dict[str, torch.Tensor]):
 
 
 def _last_logprobs(backbone: Backbone, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Next-token log-probabilities at each sequence's last real token: ``[B, V]``.
+    """Log-probabilities at each sequence's read-out: ``[B, V]``; the next token after the last real
+    token of a causal LM, the ``<mask>`` of a masked LM's cloze prompt.
 
-    The LM head runs on the last positions only (its cost over all positions is a large share of a
+    The LM head runs on the read-out positions only (its cost over all positions is a large share of a
     small model's forward pass), unless the model rescales its logits (soft-capping, logit scale).
     """
+    if backbone.kind == "masked":
+        last = (batch["input_ids"] == backbone.mask_token_id).int().argmax(1)  # [B]
+        rows = torch.arange(len(last), device=last.device)
+        return _forward(backbone, batch).logits[rows, last].float().log_softmax(-1)
     last = batch["attention_mask"].sum(1) - 1  # [B]
     rows = torch.arange(len(last), device=last.device)
     config = backbone.model.config
@@ -134,7 +141,7 @@ def steer(
     """Add ``alpha * unit(direction) * scale`` to layer ``layer``'s output at every position; restored on exit.
 
     Args:
-        backbone: any backbone (the read-outs here need a causal LM).
+        backbone: any backbone.
         direction: ``[d]`` direction in the residual stream (any norm; it is unit-normalised).
         layer: 0-based decoder layer; the vector is added to its output (the residual stream after it).
         alpha: strength in units of ``scale``.
@@ -156,26 +163,36 @@ def steer(
 
 
 def _word_ids(backbone: Backbone, words: Sequence[str]) -> list[int]:
+    """Single-token ids of the read-out words; a masked LM falls back to the word without its leading space."""
     if not words:
         raise ValueError("the read-out needs at least one positive and one negative word")
-    return backbone.verbalizer_ids(list(words))  # raises ValueError for multi-token words
+    ids = []
+    for word in words:
+        try:
+            ids.append(backbone.token_id(word))
+        except ValueError:
+            if backbone.kind != "masked" or word == word.lstrip():
+                raise
+            ids.append(backbone.token_id(word.lstrip()))  # e.g. BERT's word pieces have no space marker
+    return ids
 
 
-def _check_causal(backbone: Backbone) -> None:
-    if backbone.kind != "causal":
-        raise ValueError(f"backbone {backbone.name!r} is a {backbone.kind} LM; the valence read-out needs a causal LM")
+def _readout_texts(backbone: Backbone, prompts: Sequence[str]) -> list[str]:
+    """The prompts as the read-out sees them: unchanged for a causal LM, with a ``<mask>`` to fill for a masked LM."""
+    return [cloze(backbone, p) for p in prompts]
 
 
 def valence_readout(
     backbone: Backbone, prompts: Sequence[str], positive: Sequence[str] = POSITIVE_WORDS,
     negative: Sequence[str] = NEGATIVE_WORDS, batch_size: int = 64,
 ) -> np.ndarray:
-    """Next-token log-odds ``logsumexp(log p[positive]) - logsumexp(log p[negative])`` per prompt: ``[n]``.
+    """Next-word log-odds ``logsumexp(log p[positive]) - logsumexp(log p[negative])`` per prompt: ``[n]``.
 
+    A causal LM is read at the next token, a masked LM at the ``<mask>`` of ``prompt + " <mask>"``.
     Words must be single tokens of the backbone's tokenizer (``ValueError`` otherwise).
     """
-    _check_causal(backbone)
     pos, neg = _word_ids(backbone, positive), _word_ids(backbone, negative)
+    prompts = _readout_texts(backbone, prompts)
     out = []
     with torch.no_grad():
         for start in range(0, len(prompts), batch_size):
@@ -201,7 +218,6 @@ def readout_shifts(
     Named directions have ``draw = 0``; random directions are named ``"random"`` with draws
     ``0..n_random-1``. All (direction, alpha, prompt) rows run batched with per-row steering vectors.
     """
-    _check_causal(backbone)
     layer = _check_layer(backbone, layer)
     if not prompts:
         raise ValueError("readout_shifts needs at least one prompt")
@@ -223,7 +239,7 @@ def readout_shifts(
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             state["vectors"] = torch.stack([vecs[(n, d)] * (a * scale) for n, d, a, _ in chunk])  # [B, d]
-            batch = backbone.encode([prompts[p] for *_, p in chunk])
+            batch = backbone.encode(_readout_texts(backbone, [prompts[p] for *_, p in chunk]))
             logp = _last_logprobs(backbone, batch)  # [B, V]
             values[start : start + len(chunk)] = (logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy()
     frame = pd.DataFrame(rows, columns=["direction", "draw", "alpha", "prompt"])
@@ -321,7 +337,10 @@ def generate_examples(
     prompts: Sequence[str] = NEUTRAL_PROMPTS[:3], max_new_tokens: int = 16, scale: float | None = None,
 ) -> pd.DataFrame:
     """Greedy continuations under :func:`steer` for each alpha: ``prompt, alpha, continuation``."""
-    _check_causal(backbone)
+    if backbone.kind != "causal":  # a masked LM does not continue a text
+        frame = pd.DataFrame(columns=["prompt", "alpha", "continuation"])
+        frame.attrs["note"] = f"{backbone.name} is a masked LM: it fills a masked word but writes no continuation"
+        return frame
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     tok = backbone.tokenizer
