@@ -252,3 +252,28 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise
     except Exception as err:  # zipfile.BadZipFile, ValueError, EOFError ...
         raise ValueError(f"corrupt array file {path}: {err}; delete it to recompute") from err
+
+
+def usage_table(usage: pd.DataFrame) -> pd.DataFrame:
+    """One row per stage, artifact folder and status of a usage log (:func:`read_usage`), with wall time.
+
+    Returns:
+        Columns ``stage, artifact`` (the folder name), ``status`` (``"reused"`` or ``"computed"``) and
+        ``stage wall time (s)`` (the largest ``seconds`` logged for it), sorted by stage, artifact, status.
+
+    Example:
+        >>> log = pd.DataFrame({"stage": ["prompts", "prompts", "eval"], "path": ["/r/prompts-a", "/r/prompts-a",
+        ...                     "/r/eval-b"], "seconds": [10.0, 12.0, 3.0], "reused": [True, True, False]})
+        >>> usage_table(log).values.tolist()
+        [['eval', 'eval-b', 'computed', 3.0], ['prompts', 'prompts-a', 'reused', 12.0]]
+    """
+    missing = [c for c in ("stage", "path", "seconds", "reused") if c not in usage.columns]
+    if missing:
+        raise ValueError(f"usage lacks columns {missing}; expected the columns of read_usage")
+    return (usage.assign(artifact=usage["path"].map(lambda p: Path(p).name),
+                         status=usage["reused"].map({True: "reused", False: "computed"}))
+            .groupby(["stage", "artifact", "status"], as_index=False)["seconds"].max()
+            .rename(columns={"seconds": "stage wall time (s)"}))
+
+
+__all__ += ["usage_table"]

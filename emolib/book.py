@@ -238,3 +238,54 @@ def build_book(
     shutil.move(str(built), str(html))
     shutil.rmtree(out / "_build", ignore_errors=True)
     return html
+
+
+#: the label of the total row of :func:`read_timings`
+TIMINGS_TOTAL = "all chapters before this page"
+
+
+def read_timings(build_dir: str | os.PathLike | None = None, total: str | None = TIMINGS_TOTAL) -> "pd.DataFrame":
+    """The chapter timings :func:`build_book` recorded so far in ``<build_dir>/timings.json``, as a frame.
+
+    Args:
+        build_dir: the staging folder of a build (default ``$EMOLIB_BUILD_DIR``, which ``emolib book``
+            sets for the chapters it executes); outside ``emolib book`` there are no timings.
+        total: label of a last row holding the summed seconds (None: no total row).
+
+    Returns:
+        Columns ``chapter, seconds``, one row per chapter executed so far (none outside a build), then the
+        total row; ``attrs["profile"]`` is the build's profile (None outside a build) and
+        ``attrs["n_chapters"]`` the number of chapter rows.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "timings.json").write_text(json.dumps({"run": "x", "profile": "quick", "chapters": [
+        ...     {"chapter": "data", "seconds": 1.5, "parameters": {}}, {"chapter": "intro", "seconds": 2.0}]}))
+        >>> timings = read_timings(folder)
+        >>> timings.values.tolist(), timings.attrs["profile"], timings.attrs["n_chapters"]
+        ([['data', 1.5], ['intro', 2.0], ['all chapters before this page', 3.5]], 'quick', 2)
+        >>> read_timings(Path(tempfile.mkdtemp())).attrs
+        {'profile': None, 'n_chapters': 0}
+    """
+    import pandas as pd
+
+    if build_dir is None:
+        build_dir = os.environ.get("EMOLIB_BUILD_DIR")
+    path = Path(build_dir) / "timings.json" if build_dir else None
+    if path is not None and path.is_file():
+        try:
+            timings = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"corrupt timings file {path}: {err}") from err
+    else:
+        timings = {"profile": None, "chapters": []}
+    frame = pd.DataFrame(timings["chapters"], columns=["chapter", "seconds", "parameters"])[["chapter", "seconds"]]
+    n_chapters = len(frame)
+    if total is not None:
+        frame.loc[len(frame)] = [total, frame["seconds"].sum()]
+    frame.attrs.update(profile=timings.get("profile"), n_chapters=n_chapters)
+    return frame
+
+
+__all__ += ["TIMINGS_TOTAL", "read_timings"]

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--bootstrap-seed", type=int, default=None, help="seed of the human-weight bootstrap")
     rep.add_argument("--sample-seed", type=int, default=None, help="valence: seed of splits, samples, directions")
     rep.add_argument("--seeds", nargs="+", default=None, help="backbone: prompt seeds (default: the profile's)")
+    rep.add_argument("--permutations", type=int, default=None,
+                     help="searchlight: a label-permutation null with this many permutations (e.g. 1000)")
+    rep.add_argument("--seed", type=int, default=None, help="searchlight: seed of the permutations (default 0)")
     rep.add_argument("--device", default=None, help=device_help)
 
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")
@@ -104,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             from emolib.reproduce import reproduce
 
             options = {"backbone": args.backbone, "profile": args.profile, "bootstrap_seed": args.bootstrap_seed,
-                       "sample_seed": args.sample_seed, "seeds": _seeds(args.seeds), "device": args.device}
+                       "sample_seed": args.sample_seed, "seeds": _seeds(args.seeds), "device": args.device,
+                       "permutations": args.permutations, "seed": args.seed}
             for path in reproduce(args.what, args.out, **options):
                 print(path)
         elif args.command == "train":

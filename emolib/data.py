@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emolib.emotions import EMOTIONS, NEUTRAL, check_emotions
+from emolib.emotions import EMOTIONS, NEUTRAL, PAPER_ORDER, check_emotions
 
 __all__ = [
     "SPLITS",
@@ -32,11 +32,16 @@ __all__ = [
     "goemotions_frame",
     "load_goemotions",
     "emotion_indicator",
+    "split_summary",
+    "label_counts",
     "paper_task",
     "subsample_task",
     "task_sizes",
+    "task_table",
     "load_adjectives",
     "load_templates",
+    "word_set_summary",
+    "template_counts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -168,6 +173,40 @@ def emotion_indicator(split: str, emotion: str) -> np.ndarray:
     return np.array([label in labels for labels in _read_goemotions_tsv(_check_split(split))["labels"]])
 
 
+def split_summary() -> pd.DataFrame:
+    """Per GoEmotions split: comments, share with more than one label, share ``neutral`` only, mean words.
+
+    Words are whitespace-separated tokens of the comment text.
+
+    Example:
+        >>> summary = split_summary()
+        >>> list(summary.index), int(summary.loc["dev", "comments"])
+        (['train', 'dev', 'test'], 5426)
+    """
+    neutral = (GOEMOTIONS_LABELS.index(NEUTRAL),)
+    rows = {}
+    for split in SPLITS:
+        frame = _read_goemotions_tsv(split)
+        rows[split] = {
+            "comments": len(frame),
+            "with more than one label": (frame["labels"].map(len) > 1).mean(),
+            "neutral only": (frame["labels"] == neutral).mean(),
+            "mean words": frame["text"].str.split().map(len).mean(),
+        }
+    return pd.DataFrame(rows).T
+
+
+def label_counts() -> pd.DataFrame:
+    """Comments carrying each emotion label: 27 emotions (alphabetical) x the splits.
+
+    Example:
+        >>> label_counts().loc["grief", "dev"]
+        np.int64(13)
+    """
+    return pd.DataFrame({split: [int(emotion_indicator(split, e).sum()) for e in EMOTIONS] for split in SPLITS},
+                        index=list(EMOTIONS))
+
+
 def paper_task(emotion: str, seed: int, split: str = "train") -> pd.DataFrame:
     """The paper's binary task for ``emotion`` exactly as ``RandomSequenceClassificationDataset``.
 
@@ -213,6 +252,26 @@ def task_sizes(split: str = "train") -> pd.Series:
     return pd.Series(
         {e: 2 * int(emotion_indicator(split, e).sum()) for e in EMOTIONS}, name=f"{split}_task_size"
     )
+
+
+def task_table(seed: int = 1, split: str = "dev") -> pd.DataFrame:
+    """The paper's task per emotion (rows in ``PAPER_ORDER``): its size in every split, and for one
+    seed and split the positive rate and the number of duplicate rows (a row drawn more than once).
+
+    Columns: ``train, dev, test`` (2 x positives), ``"<split> positive rate (seed <seed>)"`` and
+    ``"<split> duplicate rows (seed <seed>)"``.
+
+    Example:
+        >>> table = task_table()
+        >>> int(table.loc["grief", "dev"]), round(float(table.loc["grief", "dev positive rate (seed 1)"]), 3)
+        (26, 0.5)
+    """
+    _check_split(split)
+    table = pd.DataFrame({s: task_sizes(s) for s in SPLITS}).loc[list(PAPER_ORDER)]
+    tasks = {e: paper_task(e, seed=seed, split=split) for e in PAPER_ORDER}
+    table[f"{split} positive rate (seed {seed})"] = [tasks[e]["label"].mean() for e in PAPER_ORDER]
+    table[f"{split} duplicate rows (seed {seed})"] = [tasks[e]["row"].duplicated().sum() for e in PAPER_ORDER]
+    return table
 
 
 # ------------------------------------------------------------------------------------- Emo_LLM word sets
@@ -263,9 +322,43 @@ def load_adjectives(kind: str = "valence", version: str = "head") -> dict[str, l
     return lists
 
 
+_TEMPLATE_VERSIONS = ("03292024", "03302024", "0330b2024")
+
+
 def load_templates(version: str = "0330b2024") -> list[dict]:
     """Emo_LLM prompt templates (``prompt_template`` with one ``{}``, ``note``, ``negation``)."""
-    valid = ("03292024", "03302024", "0330b2024")
+    valid = _TEMPLATE_VERSIONS
     if version not in valid:
         raise ValueError(f"unknown template set {version!r}; valid choices: {', '.join(valid)}")
     return json.loads(data_path("emo_llm", f"prompt_templates_{version}.json").read_text())
+
+
+def word_set_summary() -> pd.DataFrame:
+    """The Emo_LLM valence and arousal word sets of both versions: entries per list, in all, and unique.
+
+    Returns:
+        One row per (``set``, ``version``): ``set, version``, one column per list (NaN where a set
+        lacks it), ``entries`` (all lists) and ``unique`` (distinct words over the lists).
+
+    Example:
+        >>> word_set_summary().set_index(["set", "version"]).loc[("valence", "e12b48d"), "entries"]
+        np.int64(190)
+    """
+    rows = []
+    for kind in ("valence", "arousal"):
+        for version in ("head", "e12b48d"):
+            lists = load_adjectives(kind, version)
+            rows.append({"set": kind, "version": version, **{k: len(v) for k, v in lists.items()},
+                         "entries": sum(map(len, lists.values())),
+                         "unique": len(set().union(*map(set, lists.values())))})
+    return pd.DataFrame(rows)
+
+
+def template_counts() -> dict[str, int]:
+    """Number of Emo_LLM prompt templates in each template file (:func:`load_templates` version -> count).
+
+    Example:
+        >>> template_counts()
+        {'03292024': 14, '03302024': 30, '0330b2024': 254}
+    """
+    return {version: len(load_templates(version)) for version in _TEMPLATE_VERSIONS}

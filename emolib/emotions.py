@@ -232,17 +232,17 @@ def pair_reorder_index(source: Sequence[str], target: Sequence[str]) -> np.ndarr
     """Indices mapping a pair vector in ``source`` item order to one in ``target`` item order.
 
     For ``source=EMOTIONS, target=PAPER_ORDER`` this equals the paper's ``reorder_distance.csv``
-    minus one: ``v_target = v_source[idx]``.
+    minus one: ``v_target = v_source[idx]``. ``target`` may be a subset of ``source`` (its pairs only).
     """
     n = len(source)
-    if len(target) != n:
-        raise ValueError(f"orders differ in length: {len(source)} vs {len(target)}")
+    if len(set(target)) != len(target):
+        raise ValueError(f"the target order {list(target)!r} repeats an item")
     ro = order_index(source, target)
     lookup = np.empty((n, n), dtype=np.int64)
     si, sj = pair_indices(n)
     lookup[si, sj] = np.arange(n_pairs(n))
     lookup[sj, si] = lookup[si, sj]
-    ti, tj = pair_indices(n)
+    ti, tj = pair_indices(len(target))
     return lookup[ro[ti], ro[tj]]
 
 
@@ -255,5 +255,7 @@ def reorder_pairs(
         >>> v = square_to_pairs(np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0]]))
         >>> reorder_pairs(v, ["a", "b", "c"], ["c", "b", "a"])
         array([3, 2, 1])
+        >>> reorder_pairs(v, ["a", "b", "c"], ["a", "c"])  # a subset keeps its own pairs
+        array([2])
     """
     return np.take(np.asarray(vector), pair_reorder_index(source, target), axis=-1)

@@ -4,6 +4,9 @@ A profile sizes a whole run and means the same thing in every stage:
 
 - ``smoke``: seconds on a tiny random model; checks the machinery (CI), not the science;
 - ``quick``: CPU minutes on the embedded backbone (all 27 emotions, one seed, subsampled tasks);
+- ``standard``: prompts that learn on a causal LM within hours of a 2-core CPU (27 emotions x 3 seeds,
+  the prompt after the comment, a shared instruction initialisation, bf16), and a masked evaluation
+  that can see a drop (2 seeds, 3 k, 5 random draws per k); the embedded model's shipped results;
 - ``paper``: the original protocol (12 seeds, full tasks, every k); meant for a GPU.
 
 Each stage's settings are a frozen dataclass (:data:`STAGES`); :func:`settings` returns a stage's
@@ -18,7 +21,7 @@ Example:
     >>> settings("prompts", "fast")
     Traceback (most recent call last):
     ...
-    ValueError: unknown profile 'fast'; valid choices: smoke, quick, paper
+    ValueError: unknown profile 'fast'; valid choices: smoke, quick, standard, paper
 """
 
 from __future__ import annotations
@@ -32,18 +35,22 @@ from emolib.emotions import PAPER_SEEDS
 
 __all__ = [
     "PROFILES", "STAGES", "PAPER_UNITS", "PAPER_K", "DEFAULT_SUFFIX", "PromptSettings", "MaskingSettings",
-    "HumanSettings", "ProbeSettings", "VectorSettings", "SteeringSettings", "check_profile", "settings",
-    "as_dict", "default_emotions",
+    "SearchlightSettings", "HumanSettings", "ProbeSettings", "VectorSettings", "SteeringSettings", "check_profile", "settings",
+    "as_dict", "key_dict", "default_emotions", "PROMPT_POSITIONS", "STANDARD_INIT", "LATER_FIELDS",
 ]  # fmt: skip
 
 #: The profile names, smallest first.
-PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
+PROFILES: tuple[str, ...] = ("smoke", "quick", "standard", "paper")
 #: roberta-base has 12 x 3072 FFN units; the paper's mask sizes are counts of those.
 PAPER_UNITS = 36_864
 #: The paper's k (500 ... 6000 of 36,864) as fractions, so they transfer to backbones of any size.
 PAPER_K: tuple[float, ...] = tuple(k / PAPER_UNITS for k in (500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000))
 #: Fixed text after the comment in the causal prompt layout; the verbalizer word is its next token.
 DEFAULT_SUFFIX = " Answer:"
+#: Where the soft prompt sits relative to the comment (``"after"``: causal LMs only).
+PROMPT_POSITIONS = ("before", "after")
+#: The ``standard`` profile's shared initialisation: a neutral instruction that names no emotion.
+STANDARD_INIT = " Does this comment express the emotion? Answer yes or no."
 
 
 def _require(ok: bool, message: str) -> None:
@@ -96,6 +103,8 @@ class PromptSettings:
     accuracy_batch: int | None = 256
     micro_batch: int = 64
     precision: str = "auto"
+    init: str = "normal"
+    prompt_position: str = "before"
 
     def __post_init__(self) -> None:
         _positive(self, "n_tokens", "epochs", "batch_size", "micro_batch")
@@ -110,6 +119,10 @@ class PromptSettings:
                  f"the verbalizer needs two different words, got {self.verbalizer!r}")
         _require(self.precision in ("auto", "fp32", "bf16"),
                  f"unknown precision {self.precision!r}; valid choices: auto, fp32, bf16")
+        _require(self.prompt_position in PROMPT_POSITIONS,
+                 f"unknown prompt_position {self.prompt_position!r}; valid choices: {', '.join(PROMPT_POSITIONS)}")
+        _require(isinstance(self.init, str) and self.init.strip() != "",
+                 f"init must be 'normal' or a non-empty instruction text, got {self.init!r}")
 
     def size(self, split: str) -> int | None:
         """Examples per prompt of ``split`` (``None``: the whole sampled task)."""
@@ -127,6 +140,10 @@ class MaskingSettings:
     accuracy: str = "exact"  # or "batch100", the original's mean of per-batch accuracies
     mask_seed: int = 0
     batch_size: int = 64
+    seeds: tuple[int, ...] | None = None  # prompt seeds evaluated under the masks (None: every trained seed)
+    dev_size: int | None = None  # dev examples per prompt under the masks (None: the prompt settings')
+    null_seeds: tuple[int, ...] | None = None  # seeds of the null-prompt control's masked evaluation (None: seeds)
+    n_perm: int = 2000  # permutations of the masking tests (sign flips over prompts; weights over attributes)
 
     def __post_init__(self) -> None:
         _require(len(self.k_values) > 0, "k_values must not be empty")
@@ -141,6 +158,23 @@ class MaskingSettings:
         _require(self.accuracy in ("exact", "batch100"),
                  f"unknown accuracy mode {self.accuracy!r}; valid choices: exact, batch100")
         _positive(self, "batch_size")
+        _optional_size(self, "dev_size", minimum=2)
+        for name in ("seeds", "null_seeds"):
+            values = getattr(self, name)
+            _require(values is None or (len(values) > 0 and len(set(values)) == len(values)),
+                     f"{name} must be None or a non-empty list without repeats, got {values!r}")
+
+
+@dataclass(frozen=True)
+class SearchlightSettings:
+    """The searchlight's label-permutation null: emotion permutations shared by every test (0: none)."""
+
+    permutations: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.permutations, int) and not isinstance(self.permutations, bool)
+                 and self.permutations >= 0, f"permutations must be an integer >= 0, got {self.permutations!r}")
 
 
 @dataclass(frozen=True)
@@ -208,7 +242,8 @@ class SteeringSettings:
 
 #: Stage name -> settings class.
 STAGES: dict[str, type] = {
-    "prompts": PromptSettings, "masking": MaskingSettings, "human": HumanSettings, "probes": ProbeSettings,
+    "prompts": PromptSettings, "masking": MaskingSettings, "searchlight": SearchlightSettings,
+    "human": HumanSettings, "probes": ProbeSettings,
     "vectors": VectorSettings, "steering": SteeringSettings,
 }  # fmt: skip
 
@@ -218,21 +253,37 @@ _TABLE: dict[tuple[str, str], Any] = {
                                          test_size=16, max_length=32, accuracy_batch=None, micro_batch=32),
     ("prompts", "smoke"): PromptSettings(n_tokens=4, seeds=(1,), epochs=2, batch_size=2, train_size=8, dev_size=6,
                                          test_size=6, max_length=16, accuracy_batch=None, micro_batch=16),
+    ("prompts", "standard"): PromptSettings(n_tokens=8, init=STANDARD_INIT, prompt_position="after", lr=3e-2,
+                                            epochs=3, batch_size=4, seeds=(1, 2, 3), train_size=200, dev_size=100,
+                                            test_size=100, max_length=32, verbalizer=("no", "yes"), dropout=False,
+                                            accuracy_batch=None, micro_batch=64, precision="bf16"),
     ("masking", "paper"): MaskingSettings(),
     ("masking", "quick"): MaskingSettings(k_values=(4000 / PAPER_UNITS,), n_draws=2, paper_random=False,
                                           splits=("dev",)),
     ("masking", "smoke"): MaskingSettings(k_values=(0.1,), n_draws=2, paper_random=False, splits=("dev",),
                                           batch_size=32),
+    ("masking", "standard"): MaskingSettings(k_values=tuple(k / PAPER_UNITS for k in (1500, 4000, 6000)), n_draws=5,
+                                             paper_random=False, splits=("dev",), seeds=(1, 2), dev_size=40,
+                                             null_seeds=(1,)),
+    ("searchlight", "smoke"): SearchlightSettings(permutations=49),
+    ("searchlight", "quick"): SearchlightSettings(permutations=200),
+    ("searchlight", "standard"): SearchlightSettings(permutations=1000),
+    ("searchlight", "paper"): SearchlightSettings(permutations=1000),
     ("human", "paper"): HumanSettings(),
+    ("human", "standard"): HumanSettings(),
     ("human", "quick"): HumanSettings(),
     ("human", "smoke"): HumanSettings(n_boot=500),
     ("probes", "paper"): ProbeSettings(),
+    ("probes", "standard"): ProbeSettings(n_templates=16, adjective_version="head", n_repeats=3, layer_stride=3),
     ("probes", "quick"): ProbeSettings(n_templates=16, adjective_version="head", n_repeats=3, layer_stride=3),
     ("probes", "smoke"): ProbeSettings(n_templates=8, adjective_version="head", n_repeats=2),
     ("vectors", "paper"): VectorSettings(),
+    ("vectors", "standard"): VectorSettings(n_per_emotion=30, max_length=64, n_boot=2000, n_perm=2000),
     ("vectors", "quick"): VectorSettings(n_per_emotion=30, max_length=64, n_boot=2000, n_perm=2000),
     ("vectors", "smoke"): VectorSettings(n_per_emotion=3, split="dev", max_length=32, n_boot=200, n_perm=200),
     ("steering", "paper"): SteeringSettings(),
+    ("steering", "standard"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=20,
+                                               n_prompts=16, max_new_tokens=16),
     ("steering", "quick"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=20,
                                             n_prompts=16, max_new_tokens=16),
     ("steering", "smoke"): SteeringSettings(alphas=(-1.0, 0.0, 1.0), n_random=3, n_prompts=4, max_new_tokens=4),
@@ -269,9 +320,25 @@ def settings(stage: str, profile: str | Any = "quick", **overrides: Any) -> Any:
     return dataclasses.replace(base, **values)
 
 
+#: Fields added to a settings class after artifacts were first keyed by it, with their neutral defaults:
+#: :func:`key_dict` leaves them out at these values, so adding a field does not invalidate old artifacts.
+LATER_FIELDS: dict[type, dict[str, Any]] = {PromptSettings: {"init": "normal", "prompt_position": "before"}}
+
+
 def as_dict(value: Any) -> dict[str, Any]:
-    """A settings object as a JSON-ready dict (tuples become lists): the form artifact keys use."""
+    """A settings object as a JSON-ready dict (tuples become lists)."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(value).items()}
+
+
+def key_dict(value: Any) -> dict[str, Any]:
+    """The settings as they enter artifact keys: :func:`as_dict` without later fields at their defaults.
+
+    Example:
+        >>> "init" in key_dict(settings("prompts", "quick")), "init" in key_dict(settings("prompts", "standard"))
+        (False, True)
+    """
+    later = LATER_FIELDS.get(type(value), {})
+    return {k: v for k, v in as_dict(value).items() if not (k in later and v == later[k])}
 
 
 def default_emotions(profile: str) -> tuple[str, ...] | None:

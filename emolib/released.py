@@ -37,6 +37,9 @@ __all__ = [
     "affective_ratings",
     "face_ratings",
     "appraisal_ratings",
+    "appraisal_per_emotion",
+    "appraisal_event_na",
+    "appraisal_not_applicable_share",
     "similarity_ratings",
     "inclusion_summary",
     "attribute_distances",
@@ -172,6 +175,46 @@ def appraisal_ratings() -> pd.DataFrame:
     frame = pd.concat([pd.DataFrame({"subject": raw["PROLIFIC_PID"].str.strip(), "emotion": emotion}), items, flags], axis=1)
     frame["emotion"] = pd.Categorical(frame["emotion"], categories=EMOTIONS)
     return frame
+
+
+_APPRAISAL_CHECKS = ["finished", "english", "consent", "attention_check"]
+
+
+def appraisal_per_emotion() -> pd.Series:
+    """Included appraisal respondents per emotion (``value_counts`` order: most respondents first).
+
+    Example:
+        >>> counts = appraisal_per_emotion()
+        >>> int(counts.sum()), int(counts.min()), int(counts.max())
+        (299, 11, 12)
+    """
+    ratings = appraisal_ratings()
+    return ratings.loc[ratings["included"], "emotion"].value_counts()
+
+
+def appraisal_event_na() -> pd.DataFrame:
+    """Appraisal respondents who passed every other check but gave "n/a" as the specific event.
+
+    These rows (of :func:`appraisal_ratings`) are what the ``event_given`` criterion alone excludes.
+
+    Example:
+        >>> appraisal_event_na()[["emotion", "event_given", "included"]].astype(str).values.tolist()
+        [['anger', 'False', 'False']]
+    """
+    ratings = appraisal_ratings()
+    checks = ratings[_APPRAISAL_CHECKS].all(axis=1)
+    return ratings[checks & ~ratings["event_given"]]
+
+
+def appraisal_not_applicable_share() -> float:
+    """Share of the item cells of the included appraisal respondents answered "not applicable" (-99).
+
+    Example:
+        >>> round(appraisal_not_applicable_share(), 4)
+        0.0486
+    """
+    ratings = appraisal_ratings()
+    return float(ratings.loc[ratings["included"], list(APPRAISAL_ITEMS.values())].isna().to_numpy().mean())
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ Example:
     >>> reproduce("searchlight", "/tmp/out", seeds=[1])
     Traceback (most recent call last):
     ...
-    ValueError: emolib reproduce searchlight does not take --seeds; it takes: --profile
+    ValueError: emolib reproduce searchlight does not take --seeds; it takes: --profile, --permutations, --seed, --device
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import torch
 
 from emolib import human, profiles, rcompat, released, rsa
 from emolib.artifacts import artifact, atomic_write_csv, data_fingerprint
+from emolib.device import resolve_device
 from emolib.emotions import PAPER_ORDER, PAPER_SEEDS
 
 __all__ = ["TARGETS", "Target", "reproduce", "released_searchlight", "released_manipulation", "train_grid",
@@ -59,7 +60,7 @@ class Target:
 
 def released_searchlight(
     exclude: Iterable[tuple[str, int]] = (), attribute_rdms: pd.DataFrame | None = None, emulate_r: bool = True,
-    root: str | Path | None = None,
+    root: str | Path | None = None, permutations: int = 0, seed: int = 0, device: str | torch.device | None = "auto",
 ) -> rsa.SearchlightResult:
     """The paper's searchlight on the released RoBERTa activations, cached as an artifact.
 
@@ -74,6 +75,9 @@ def released_searchlight(
         emulate_r: reproduce R's parsing, averaging and CSV round trip (else plain float64 from the
             correctly rounded CSV values).
         root: artifact root (default ``$EMOLIB_ARTIFACTS`` or ``.emolib``).
+        permutations, seed: a label-permutation null of that many emotion permutations
+            (:func:`emolib.rsa.permutation.permutation_searchlight`); 0: none, as the paper.
+        device: where the tau-b kernels run (``"auto"``: a CUDA GPU when there is one).
     """
     from emolib.paper.pipeline import load_searchlight, save_searchlight
 
@@ -81,6 +85,7 @@ def released_searchlight(
     exclude = sorted((str(e), int(s)) for e, s in exclude)
     valid = rsa.prompt_mask(PAPER_ORDER, PAPER_SEEDS, exclude)
     inputs = {"data": data_fingerprint(), "exclude": exclude, "emulate_r": emulate_r, "version": 1,
+              **({"permutations": int(permutations), "seed": int(seed)} if permutations else {}),
               "targets": hashlib.sha256(pd.util.hash_pandas_object(targets).to_numpy().tobytes()
                                         + "|".join(map(str, targets.columns)).encode()).hexdigest()[:16]}
     art = artifact("searchlight-released", inputs, root=root)
@@ -95,7 +100,8 @@ def released_searchlight(
 
         values = np.asarray(acts.values.astype(str), dtype=np.float64)  # correctly rounded CSV values
     rdms = rsa.unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
-    result = rsa.searchlight(rdms, targets, acts.units_per_layer)
+    result = rsa.searchlight(rdms, targets, acts.units_per_layer, device=str(resolve_device(device)),
+                             permutations=permutations, seed=seed)
     with art.writing(n_units=rdms.shape[1]) as folder:
         save_searchlight(result, folder)
     return result
@@ -126,12 +132,21 @@ def _human(out: Path, profile: str = "quick", bootstrap_seed: int = 6) -> list[P
     ]
 
 
-def _searchlight(out: Path, profile: str = "quick") -> list[Path]:
+def _searchlight(out: Path, profile: str = "quick", permutations: int = 0, seed: int = 0,
+                 device: str = "auto") -> list[Path]:
     """``neuron_tau.csv``, ``neuron_p.csv``, ``neuron_ranks.csv`` (36,864 rows, layer-major, one column
-    per attribute) and ``searchlight_summary.csv``; the analysis is deterministic, ``profile`` changes nothing."""
-    result = released_searchlight()
+    per attribute) and ``searchlight_summary.csv``; the analysis is deterministic, ``profile`` changes nothing.
+
+    With ``permutations`` > 0 also ``neuron_p_perm.csv`` (the permutation p, 36,864 x 14),
+    ``neuron_significance.csv`` (``unit, attribute, tau, paper_q, perm_p, perm_fdr_q, fwer_p``) and
+    ``searchlight_criteria.csv`` (significant units per attribute under each correction).
+    """
+    result = released_searchlight(permutations=permutations, seed=seed, device=device)
     tables = {"neuron_tau.csv": result.tau, "neuron_p.csv": result.p, "neuron_ranks.csv": result.rank,
               "searchlight_summary.csv": result.summary()}
+    if permutations:
+        tables |= {"neuron_p_perm.csv": result.perm_p, "neuron_significance.csv": result.significance_table(),
+                   "searchlight_criteria.csv": result.criteria().reset_index()}
     return [atomic_write_csv(frame, out / name, index=False) for name, frame in tables.items()]
 
 
@@ -197,7 +212,8 @@ def _valence(out: Path, backbone: str = "smollm2-135m", profile: str = "quick", 
 
 TARGETS: dict[str, Target] = {
     "human": Target("human", _human, ("profile", "bootstrap_seed"), "the human emotion space from the raw ratings"),
-    "searchlight": Target("searchlight", _searchlight, ("profile",), "the paper's neuron tables (released RoBERTa)"),
+    "searchlight": Target("searchlight", _searchlight, ("profile", "permutations", "seed", "device"),
+                          "the paper's neuron tables (released RoBERTa), with an optional permutation null"),
     "manipulation": Target("manipulation", _manipulation, ("profile", "bootstrap_seed"),
                            "the masking statistics (released RoBERTa)"),
     "backbone": Target("backbone", _backbone, ("backbone", "profile", "bootstrap_seed", "seeds", "device"),
@@ -229,9 +245,11 @@ def reproduce(target: str, out_dir: str | os.PathLike, **options: Any) -> list[P
         from emolib.device import resolve_device
 
         resolve_device(given["device"])
-    for name in ("bootstrap_seed", "sample_seed"):
+    for name in ("bootstrap_seed", "sample_seed", "seed", "permutations"):
         if name in given and (not isinstance(given[name], int) or isinstance(given[name], bool)):
             raise ValueError(f"{name} must be an integer, got {given[name]!r}")
+    if given.get("permutations", 0) < 0:
+        raise ValueError(f"permutations must be >= 0, got {given['permutations']}")
     out = Path(out_dir)
     return spec.write(out, **given)
 

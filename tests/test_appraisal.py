@@ -108,3 +108,20 @@ def test_bad_input_raises_value_errors(items):
     with pytest.raises(ValueError, match="item columns"):
         AppraisalPCA(n_components=2).fit(items).transform(items.iloc[:, :5])
     assert appraisal.__all__
+
+
+def test_summary_lists_psych_labels_ss_loadings_and_top_items(items):
+    pca = AppraisalPCA(seed=0).fit(items)
+    summary = pca.summary()
+    assert summary.index.name == "attribute" and summary.index.tolist() == pca.names_
+    assert summary["psych label"].tolist() == pca.psych_labels_
+    ss = (pca.loadings_**2).sum(axis=0).to_numpy()
+    np.testing.assert_allclose(summary["sum of squared loadings"], ss, rtol=1e-12)
+    assert summary["sum of squared loadings"].is_monotonic_decreasing
+    for name in pca.names_:
+        size = {item: abs(pca.loadings_.loc[item, name]) for item in pca.items_}
+        top = sorted(size, key=size.get, reverse=True)[:3]
+        assert pca.summary(n_items=3).loc[name, "top items"] == ", ".join(top)
+    assert summary.loc["control", "top items"].split(", ")[0] in ITEM_PATTERNS["control"]
+    with pytest.raises(ValueError, match="not fitted"):
+        AppraisalPCA().summary()

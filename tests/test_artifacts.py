@@ -81,3 +81,27 @@ def test_stage_time_counts_the_work_before_the_write(tmp_path):
         (folder / "out.txt").write_text("done")
     assert art.meta["seconds"] >= 0.3
     assert read_usage(tmp_path)["seconds"].iloc[-1] >= 0.3
+
+
+def test_usage_table_has_one_row_per_stage_artifact_and_status_with_the_longest_time(tmp_path):
+    first = artifacts.artifact("prompts", {"x": 1}, root=tmp_path)
+    with first.writing():
+        pass
+    first.mark_used()
+    first.mark_used()
+    second = artifacts.artifact("eval", {"x": 2}, root=tmp_path)
+    with second.writing():
+        pass
+    usage = artifacts.read_usage(tmp_path)
+    table = artifacts.usage_table(usage)
+    assert table.columns.tolist() == ["stage", "artifact", "status", "stage wall time (s)"]
+    expected = sorted({(r["stage"], r["path"].rsplit("/", 1)[-1], "reused" if r["reused"] else "computed")
+                       for r in usage.to_dict("records")})
+    assert [tuple(row) for row in table[["stage", "artifact", "status"]].values] == expected
+    assert len(table) == 3 and first.path.name in set(table["artifact"])
+    for row in table.to_dict("records"):
+        same = usage[(usage["stage"] == row["stage"]) & (usage["reused"] == (row["status"] == "reused"))]
+        assert row["stage wall time (s)"] == same["seconds"].max()
+    assert artifacts.usage_table(artifacts.read_usage(tmp_path / "empty")).empty
+    with pytest.raises(ValueError, match="lacks columns \\['path'\\]"):
+        artifacts.usage_table(usage.drop(columns="path"))

@@ -44,7 +44,7 @@ def test_every_chapter_in_the_toc_exists_has_parameters_and_a_paired_notebook():
 def test_unknown_parameter_and_profile_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['bakcbone'\]; valid choices: .*profile"):
         book.build_book(parameters={"bakcbone": "gpt2"}, chapters=["data"], out=tmp_path, root=ROOT)
-    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: smoke, quick, paper"):
+    with pytest.raises(ValueError, match="unknown profile 'fast'; valid choices: smoke, quick, standard, paper"):
         book.build_book(profile="fast", out=tmp_path, root=ROOT)
 
 
@@ -70,9 +70,12 @@ def test_a_failing_cell_names_the_chapter_and_the_cell(tmp_path):
 
 
 @pytest.mark.slow
-def test_book_smoke_build_renders_every_page_without_errors(tmp_path):
-    """The whole book in the smoke profile on a tiny random backbone: every chapter executes and renders."""
-    html = book.build_book(profile="smoke", parameters={"backbone": "tiny-llama"}, out=tmp_path, root=ROOT)
+@pytest.mark.parametrize("backbone", ["tiny-llama", "tiny-roberta", "tiny-bert", "tiny-gpt2"])
+def test_book_smoke_build_renders_every_page_without_errors(tmp_path, backbone):
+    """The whole book in the smoke profile on a tiny random backbone of each family: every chapter executes
+    and renders (the released-data chapters reuse the session's artifacts after the first build)."""
+    html = book.build_book(profile="smoke", parameters={"backbone": backbone, "device": "cpu"}, out=tmp_path,
+                           root=ROOT)
     expected = {p.stem for p in book.chapter_files(ROOT)}
     pages = {p.stem for p in (html / "book").glob("*.html")}
     assert pages == expected
@@ -82,3 +85,24 @@ def test_book_smoke_build_renders_every_page_without_errors(tmp_path):
     timings = json.loads((tmp_path / "staging" / "timings.json").read_text())
     assert [c["chapter"] for c in timings["chapters"]] == [p.stem for p in book.chapter_files(ROOT)]
     assert all(c["parameters"].get("profile") == "smoke" for c in timings["chapters"])
+
+
+def test_read_timings_reads_the_build_log_and_is_empty_outside_a_build(tmp_path, monkeypatch):
+    chapters = [{"chapter": "intro", "seconds": 1.25, "parameters": {"profile": "smoke"}},
+                {"chapter": "data", "seconds": 2.5, "parameters": {"profile": "smoke"}}]
+    (tmp_path / "timings.json").write_text(json.dumps({"run": "r", "profile": "smoke", "chapters": chapters}))
+    timings = book.read_timings(tmp_path)
+    assert timings.columns.tolist() == ["chapter", "seconds"]
+    assert timings.values.tolist() == [["intro", 1.25], ["data", 2.5], [book.TIMINGS_TOTAL, 3.75]]
+    assert timings.attrs == {"profile": "smoke", "n_chapters": 2}
+    assert book.read_timings(tmp_path, total=None)["chapter"].tolist() == ["intro", "data"]
+    monkeypatch.setenv("EMOLIB_BUILD_DIR", str(tmp_path))  # what emolib book sets for its chapters
+    assert book.read_timings().equals(timings)
+    monkeypatch.delenv("EMOLIB_BUILD_DIR")
+    empty = book.read_timings()
+    assert empty["chapter"].tolist() == [book.TIMINGS_TOTAL] and empty["seconds"].tolist() == [0]
+    assert empty.attrs == {"profile": None, "n_chapters": 0}
+    assert book.read_timings(tmp_path / "missing", total=None).empty
+    (tmp_path / "timings.json").write_text("{not json")
+    with pytest.raises(ValueError, match="corrupt timings file"):
+        book.read_timings(tmp_path)

@@ -111,3 +111,59 @@ def test_emo_llm_lists_rebuild_the_headline_versions():
     assert [len(data.load_templates(v)) for v in ("03292024", "03302024", "0330b2024")] == [14, 30, 254]
     with pytest.raises(ValueError, match="valid choices: valence, arousal, heavy_light"):
         data.load_adjectives("dominance")
+
+
+def _raw_rows(split: str) -> list[list[str]]:
+    """The GoEmotions TSV read with the csv module (no pandas; CSV quoting resolved): text, label ids, id."""
+    import csv
+
+    with open(data.data_path("goemotions", f"{split}.tsv"), newline="") as fh:
+        return list(csv.reader(fh, delimiter="\t"))
+
+
+def test_split_summary_and_label_counts_equal_a_plain_python_count():
+    summary, counts = data.split_summary(), data.label_counts()
+    assert list(summary.index) == list(data.SPLITS) and list(counts.columns) == list(data.SPLITS)
+    assert list(counts.index) == list(EMOTIONS)
+    neutral = str(len(EMOTIONS))  # label id 27
+    for split in data.SPLITS:
+        rows = _raw_rows(split)
+        labels = [row[1].split(",") for row in rows]
+        assert summary.loc[split, "comments"] == len(rows)
+        multi = sum(len(l) > 1 for l in labels) / len(rows)
+        assert summary.loc[split, "with more than one label"] == pytest.approx(multi)
+        assert summary.loc[split, "neutral only"] == pytest.approx(sum(l == [neutral] for l in labels) / len(rows))
+        assert summary.loc[split, "mean words"] == pytest.approx(sum(len(r[0].split()) for r in rows) / len(rows))
+        for k, emotion in enumerate(EMOTIONS):
+            assert counts.loc[emotion, split] == sum(str(k) in l for l in labels)
+    assert (2 * counts).equals(pd.DataFrame({s: data.task_sizes(s) for s in data.SPLITS}))
+
+
+def test_task_table_equals_the_tasks_one_by_one():
+    table = data.task_table(seed=3, split="test")
+    assert list(table.index) == list(PAPER_ORDER)
+    assert list(table.columns) == ["train", "dev", "test", "test positive rate (seed 3)",
+                                   "test duplicate rows (seed 3)"]
+    for emotion in ("grief", "admiration", "joy"):
+        task = data.paper_task(emotion, 3, "test")
+        assert table.loc[emotion, "test"] == len(task) == data.task_sizes("test")[emotion]
+        assert table.loc[emotion, "test positive rate (seed 3)"] == task["label"].mean()
+        assert table.loc[emotion, "test duplicate rows (seed 3)"] == len(task) - task["row"].nunique()
+    assert (table["test positive rate (seed 3)"] >= 0.5).all()  # negatives drawn from all rows include positives
+    assert not table.equals(data.task_table(seed=1, split="test"))
+    with pytest.raises(ValueError, match="unknown split"):
+        data.task_table(split="validation")
+
+
+def test_word_set_summary_and_template_counts():
+    table = data.word_set_summary()
+    assert table[["set", "version"]].values.tolist() == [["valence", "head"], ["valence", "e12b48d"],
+                                                         ["arousal", "head"], ["arousal", "e12b48d"]]
+    for _, row in table.iterrows():
+        lists = data.load_adjectives(row["set"], row["version"])
+        assert row["entries"] == sum(len(v) for v in lists.values())
+        assert row["unique"] == len({w for v in lists.values() for w in v})
+        assert all(row[name] == len(words) for name, words in lists.items())
+    e12 = table.set_index(["set", "version"]).loc[("valence", "e12b48d")]
+    assert (e12["entries"], e12["unique"]) == (190, 189) and np.isnan(e12["low_arousal_adjectives"])
+    assert data.template_counts() == {"03292024": 14, "03302024": 30, "0330b2024": 254}

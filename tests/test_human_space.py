@@ -136,3 +136,31 @@ def test_mds_map_is_deterministic_and_preserves_distances():
     embedded = np.linalg.norm(mds.to_numpy()[i] - mds.to_numpy()[j], axis=1)
     assert stats.spearmanr(embedded, human.similarity_rdm()).statistic > 0.7
     assert 0 < mds.attrs["stress"] < 0.5
+
+
+def test_parallel_analysis_counts_equal_a_loop_over_seeds():
+    from emolib.human.appraisal import parallel_analysis
+
+    counts = human.space.parallel_analysis_counts(n_seeds=6)
+    assert counts.name == "simulation seeds" and counts.index.name == "components retained"
+    assert counts.sum() == 6
+    items = released.appraisal_ratings().query("included")[list(released.APPRAISAL_ITEMS.values())]
+    values = items.fillna(5.0).to_numpy(np.float64)  # "not applicable" -> the midpoint, as AppraisalPCA
+    loop = pd.Series([parallel_analysis(values, seed=s).n_components for s in range(6)]).value_counts()
+    assert counts.to_dict() == loop.to_dict()
+    fitted = pd.Series([human.appraisal_pca(seed=s).n_components_ for s in range(6)])
+    assert counts.to_dict() == fitted.value_counts().to_dict()
+    with pytest.raises(ValueError, match="at least 1"):
+        human.space.parallel_analysis_counts(n_seeds=0)
+
+
+def test_appraisal_parity_compares_both_inclusions_with_the_released_file():
+    parity = human.space.appraisal_parity()
+    assert parity.index.tolist() == ["299 (event criterion applied)", "300 (one 'n/a' respondent kept)"]
+    theirs = released.attribute_distances().iloc[:, 8:].to_numpy()
+    for label, event in zip(parity.index, (True, False)):
+        ours = human.attribute_rdms("recomputed", event_given=event).iloc[:, 8:].to_numpy()
+        r = [stats.pearsonr(ours[:, k], theirs[:, k])[0] for k in range(6)]
+        assert parity.loc[label, "min r with released"] == pytest.approx(min(r), abs=1e-12)
+        assert parity.loc[label, "max |difference|"] == np.abs(ours - theirs).max()
+    assert parity.iloc[0, 1] < 1e-12 < 0.01 < parity.iloc[1, 1]

@@ -55,7 +55,7 @@ def test_paper_cube_orders_emotions_and_seeds():
     assert seeds == [1, 3] and cube.shape == (27, 2, 1)
     first = index[(index.emotion == PAPER_ORDER[0]) & (index.seed == 1)].index[0]
     assert cube[0, 0, 0] == first
-    with pytest.raises(ValueError, match="all 27 emotions"):
+    with pytest.raises(ValueError, match="needs prompts of every emotion of the run"):
         pipeline.activation_cube(values[:5], index.iloc[:5])
 
 
@@ -130,3 +130,16 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
     resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, device="cpu", root=tmp_path, progress=False)
     pd.testing.assert_frame_equal(resumed, run.accuracy["dev"])
     assert resumed_calls["n"] == len(store.index) - 2  # the finished prompts were not evaluated again
+
+
+def test_a_subset_of_emotions_runs_on_their_pairs():
+    order = pipeline.emotion_order(["joy", "anger", "fear", "grief", "pride", "love"])
+    assert order == [e for e in PAPER_ORDER if e in order] and len(order) == 6
+    rdms = pipeline.subset_rdms(pd.DataFrame({"a": np.arange(351.0)}), order)
+    assert len(rdms) == 15
+    with pytest.raises(ValueError, match="at least 5 emotions"):
+        pipeline.emotion_order(["joy", "anger"])
+    run = pipeline.run_paper("tiny-llama", "smoke", emotions=order, device="cpu", progress=False,
+                             prompt_overrides=SMALL)
+    assert run.emotions == order and run.cube().shape[0] == 6
+    assert set(run.store.index["emotion"]) == set(order) and len(run.human_rdms()) == 15

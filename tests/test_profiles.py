@@ -12,12 +12,11 @@ from emolib.emotions import PAPER_SEEDS
 
 def test_every_stage_has_every_profile_and_they_mean_the_same_size():
     for stage in profiles.STAGES:
-        smoke, quick, paper = (profiles.settings(stage, p) for p in profiles.PROFILES)
-        assert all(dataclasses.is_dataclass(s) for s in (smoke, quick, paper))
+        assert all(dataclasses.is_dataclass(profiles.settings(stage, p)) for p in profiles.PROFILES)
     # the smoke bootstrap is one number wherever it is read (human weights in every chapter and command)
     assert profiles.settings("human", "smoke").n_boot == 500
     assert profiles.settings("human", "quick").n_boot == profiles.settings("human", "paper").n_boot == 10_000
-    assert profiles.PROFILES == ("smoke", "quick", "paper")
+    assert profiles.PROFILES == ("smoke", "quick", "standard", "paper")
 
 
 def test_the_paper_prompt_settings_are_the_original_protocol():
@@ -42,7 +41,7 @@ def test_overrides_lists_and_none():
 
 
 @pytest.mark.parametrize("stage,profile,overrides,message", [
-    ("prompts", "fast", {}, "unknown profile 'fast'; valid choices: smoke, quick, paper"),
+    ("prompts", "fast", {}, "unknown profile 'fast'; valid choices: smoke, quick, standard, paper"),
     ("prompt", "quick", {}, "unknown stage 'prompt'; valid choices: prompts, masking"),
     ("prompts", "quick", {"n_token": 3}, "unknown prompts setting.*'n_token'; valid choices: accuracy_batch"),
     ("prompts", "quick", {"epochs": 0}, "epochs must be a positive integer, got 0"),

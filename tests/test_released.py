@@ -89,3 +89,22 @@ def test_emotion_agreements_accuracy_is_the_mean_released_accuracy():
     agree = released.emotion_agreements()
     mean_acc = released.prompt_accuracy().groupby("emotion")["accuracy"].mean()
     np.testing.assert_allclose(agree["accuracy"], mean_acc.loc[agree.index], atol=1e-6)
+
+
+def test_appraisal_helpers_count_per_emotion_the_na_event_and_not_applicable_cells():
+    app = released.appraisal_ratings()
+    per_emotion = released.appraisal_per_emotion()
+    assert per_emotion.sum() == app["included"].sum() == 299
+    assert per_emotion.to_dict() == app.loc[app["included"], "emotion"].astype(str).value_counts().to_dict()
+    assert per_emotion.iloc[0] == per_emotion.max() == 12
+    na_event = released.appraisal_event_na()
+    assert na_event["emotion"].astype(str).tolist() == ["anger"] and not na_event["event_given"].any()
+    assert na_event[["finished", "english", "consent", "attention_check"]].all(axis=None)
+    assert set(na_event["subject"]).isdisjoint(app.loc[app["included"], "subject"])
+    # the share of -99 answers, counted in the raw file
+    raw = pd.read_csv(data_path("model_emotion", "raw_data", "emotional_featuers", "appraisal_features", "rawdata.csv"),
+                      skiprows=[1, 2], keep_default_na=False)
+    included = raw["PROLIFIC_PID"].str.strip().isin(app.loc[app["included"], "subject"])
+    cells = raw.loc[included, [f"{c}_Item_1" for c in released.APPRAISAL_ITEMS]].apply(pd.to_numeric)
+    assert included.sum() == 299
+    assert released.appraisal_not_applicable_share() == (cells == -99).to_numpy().mean()

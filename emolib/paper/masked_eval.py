@@ -158,7 +158,7 @@ def masked_accuracy(
     precision = resolve_precision(profile.precision, backbone.device)
     inputs = {"backbone": backbone.identity, "precision": precision, "prompts": store.fingerprint(),
               "masks": _masks_key(all_masks), "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy,
-              "version": STAGE_VERSION, "profile": profiles.as_dict(profile)}
+              "version": STAGE_VERSION, "profile": profiles.key_dict(profile)}
     art = artifact("masked-eval", inputs, root=root)
     if art.exists():
         art.mark_used()

@@ -14,7 +14,7 @@ Example:
     >>> run = run_paper("tiny-llama", "smoke", device="cpu", progress=False)
     >>> run.manipulation.baselines["pooled"].correlation.columns[:3].tolist()
     ['k', 'mean_rho', 't']
-    >>> activation_cube(run.activations, run.store.index)[0].shape  # [27 emotions, seeds, units]
+    >>> run.cube().shape  # [27 emotions, seeds, units]
     (27, 1, 192)
 """
 
@@ -33,32 +33,64 @@ import torch
 
 from emolib import human, profiles, rsa
 from emolib.artifacts import artifact, atomic_write_csv, load_arrays, save_arrays
-from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, check_emotions
+from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, check_emotions, pair_reorder_index
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.paper import manipulation, prompts, units
 from emolib.paper.masked_eval import masked_accuracy
 from emolib.paper.store import PromptStore
 from emolib.profiles import MaskingSettings
 
-__all__ = ["activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
+__all__ = ["MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
            "run_paper", "load_searchlight", "save_searchlight"]
 
 logger = logging.getLogger(__name__)
 
 
-def activation_cube(values: np.ndarray, index: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
-    """Rows of ``values`` (one per prompt, as ``index``'s emotion and seed) as ``[27 emotions (paper order), seeds, ...]``.
+#: The fewest emotions a searchlight runs on (RDMs of 10 pairs).
+MIN_EMOTIONS = 5
+
+
+def emotion_order(emotions: Sequence[str] | None = None) -> list[str]:
+    """The emotions of a run in the paper's order (default: all 27); ``ValueError`` for unknown names or
+    fewer than :data:`MIN_EMOTIONS`.
+
+    Example:
+        >>> emotion_order(["joy", "anger", "fear", "grief", "pride"])
+        ['pride', 'joy', 'anger', 'fear', 'grief']
+    """
+    if emotions is None:
+        return list(PAPER_ORDER)
+    chosen = set(check_emotions(list(emotions)))
+    if len(chosen) < MIN_EMOTIONS:
+        raise ValueError(f"the searchlight needs at least {MIN_EMOTIONS} emotions (RDMs of 10 pairs), got "
+                         f"{sorted(chosen)}; valid choices: any {MIN_EMOTIONS} or more of {', '.join(EMOTIONS)}")
+    return [e for e in PAPER_ORDER if e in chosen]
+
+
+def subset_rdms(rdms: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """Pair-vector RDMs (rows: the 351 pairs of ``PAPER_ORDER``) restricted to the pairs of ``order``."""
+    if list(order) == list(PAPER_ORDER):
+        return rdms
+    index = pair_reorder_index(PAPER_ORDER, order)
+    return rdms.iloc[index].reset_index(drop=True)
+
+
+def activation_cube(values: np.ndarray, index: pd.DataFrame, emotions: Sequence[str] | None = None
+                    ) -> tuple[np.ndarray, list[int]]:
+    """Rows of ``values`` (one per prompt, as ``index``'s emotion and seed) as ``[emotions, seeds, ...]``,
+    emotions in the paper's order (default: all 27).
 
     Returns:
         ``(cube, seeds)``; ``ValueError`` if an emotion or an (emotion, seed) prompt is missing.
     """
+    order = emotion_order(emotions)
     seeds = sorted(index["seed"].astype(int).unique())
-    missing = sorted(set(PAPER_ORDER) - set(index["emotion"]))
+    missing = sorted(set(order) - set(index["emotion"]))
     if missing:
-        raise ValueError(f"the searchlight needs prompts of all 27 emotions; missing {missing}")
+        raise ValueError(f"the searchlight needs prompts of every emotion of the run; missing {missing}")
     position = {(e, int(s)): i for i, (e, s) in enumerate(index[["emotion", "seed"]].itertuples(index=False))}
-    cube = np.empty((len(PAPER_ORDER), len(seeds)) + values.shape[1:], dtype=values.dtype)
-    for a, emotion in enumerate(PAPER_ORDER):
+    cube = np.empty((len(order), len(seeds)) + values.shape[1:], dtype=values.dtype)
+    for a, emotion in enumerate(order):
         for b, seed in enumerate(seeds):
             if (emotion, seed) not in position:
                 raise ValueError(f"no prompt for ({emotion!r}, seed {seed}); every emotion needs every seed")
@@ -100,22 +132,28 @@ def load_searchlight(folder: Path) -> rsa.SearchlightResult:
 
 
 def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_layer: int,
-                    root: str | Path | None = None) -> rsa.SearchlightResult:
+                    root: str | Path | None = None, emotions: Sequence[str] | None = None,
+                    permutations: int = 0, seed: int = 0) -> rsa.SearchlightResult:
     """The paper's searchlight of the backbone's units against the 14 human attribute RDMs (cached).
 
-    Unit RDMs are the mean over seeds of ``|a_i - a_j|`` in the paper's emotion order; the targets
-    are the attribute RDMs the original analyses used (``human.DOWNSTREAM_SOURCE``).
+    Unit RDMs are the mean over seeds of ``|a_i - a_j|`` in the paper's emotion order (restricted to
+    ``emotions``); the targets are the attribute RDMs the original analyses used
+    (``human.DOWNSTREAM_SOURCE``) on the same pairs. ``permutations``: a label-permutation null.
     """
-    cube, seeds = activation_cube(activations, index)  # [27, S, units]
-    targets = human.attribute_rdms(human.DOWNSTREAM_SOURCE)
+    order = emotion_order(emotions)
+    cube, seeds = activation_cube(activations, index, order)  # [E, S, units]
+    targets = subset_rdms(human.attribute_rdms(human.DOWNSTREAM_SOURCE), order)
     key = hashlib.sha256(cube.tobytes()).hexdigest()[:16]
+    extra = {"emotions": order} if len(order) != len(PAPER_ORDER) else {}
+    if permutations:
+        extra |= {"permutations": int(permutations), "permutation_seed": int(seed)}
     art = artifact("searchlight", {"activations": key, "seeds": seeds, "units_per_layer": units_per_layer,
-                                   "targets": human.DOWNSTREAM_SOURCE, "version": 1}, root=root)
+                                   "targets": human.DOWNSTREAM_SOURCE, "version": 1, **extra}, root=root)
     if art.exists():
         art.mark_used()
         return load_searchlight(art.path)
     with art.writing(n_units=cube.shape[-1]) as folder:
-        result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer)
+        result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer, permutations=permutations, seed=seed)
         save_searchlight(result, folder)
     return result
 
@@ -139,8 +177,16 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSe
 def run_masking(backbone: Backbone, store: PromptStore, masks: torch.Tensor, index: pd.DataFrame,
                 settings: MaskingSettings, scorer, root: str | Path | None = None,
                 progress: bool = True) -> dict[str, pd.DataFrame]:
-    """Masked accuracy of every prompt x mask on each split of ``settings`` (cached per split)."""
-    return {split: masked_accuracy(backbone, store, masks, index, split=split, scorer=scorer,
+    """Masked accuracy of the prompts of ``settings.seeds`` x every mask on each split (cached per split).
+
+    ``settings.dev_size`` (if set) is the number of task examples per prompt under the masks.
+    """
+    prompt_settings = prompts.store_settings(store)
+    if settings.dev_size is not None:
+        prompt_settings = profiles.settings("prompts", prompt_settings, dev_size=settings.dev_size,
+                                            test_size=settings.dev_size)
+    chosen = store.select(settings.seeds)
+    return {split: masked_accuracy(backbone, chosen, masks, index, split=split, profile=prompt_settings, scorer=scorer,
                                    accuracy=settings.accuracy, batch_size=settings.batch_size, device=backbone.device,
                                    root=root, progress=progress)
             for split in settings.splits}
@@ -161,14 +207,23 @@ class PaperRun:
     human_tau: pd.Series
     manipulation: manipulation.ManipulationResult  # the statistics on dev
     seconds: dict[str, float] = field(default_factory=dict)
+    emotions: list[str] = field(default_factory=lambda: list(PAPER_ORDER))  # paper order
+    human_weights: pd.DataFrame | None = None  # human.attribute_weights (tau with bootstrap CI)
+    loaded: Backbone | None = field(default=None, repr=False)  # the model the run used
 
     @property
     def baselines(self) -> tuple[str, ...]:
         return manipulation.BASELINES if self.masking.paper_random else ("pooled",)
 
     def cube(self) -> np.ndarray:
-        """The activations as ``[27 emotions (paper order), seeds, n_units]``."""
-        return activation_cube(self.activations, self.store.index)[0]
+        """The activations as ``[emotions (paper order), seeds, n_units]``."""
+        return activation_cube(self.activations, self.store.index, self.emotions)[0]
+
+    def human_rdms(self) -> pd.DataFrame:
+        """The similarity and 14 attribute RDMs on the run's emotion pairs (for whole-model RSA)."""
+        from emolib import released
+
+        return subset_rdms(released.human_rdms(), self.emotions)
 
     def frames(self, split: str = "dev") -> tuple[pd.DataFrame, pd.DataFrame]:
         """``(masked, unmasked)`` frames in :mod:`emolib.paper.manipulation`'s format for one split."""
@@ -187,32 +242,37 @@ def run_paper(
     backbone: Backbone | str = "smollm2-135m", profile: str = "quick", *,
     emotions: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
     device: str | torch.device | None = "auto", root: str | Path | None = None, progress: bool = True,
-    bootstrap_seed: int = 6, prompt_overrides: dict | None = None, **overrides,
+    bootstrap_seed: int = 6, prompt_overrides: dict | None = None, permutations: int | None = None,
+    **overrides,
 ) -> PaperRun:
     """Run the paper on ``backbone``: train (or reuse) prompts, record, searchlight, mask, evaluate, analyse.
 
     Args:
         backbone: a name, folder, hub id, ``(model, tokenizer)`` or :class:`Backbone` (put on ``device``).
-        profile: ``"paper"``, ``"quick"`` or ``"smoke"`` (:mod:`emolib.profiles`).
-        emotions, seeds: restrict the prompt grid (the searchlight needs all 27 emotions).
+        profile: a profile of :mod:`emolib.profiles`.
+        emotions: the emotions (default all 27; at least :data:`MIN_EMOTIONS`); the searchlight and the
+            human RDMs then run on their pairs. seeds: the prompt seeds (default: the profile's).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
         root: artifact root. bootstrap_seed: seed of the human-weight bootstrap (the original's 6).
         prompt_overrides: fields of the prompt settings (e.g. ``{"epochs": 1}``).
-        overrides: fields of the masking settings (e.g. ``k_values=[0.05, 0.1]``, ``n_draws=5``).
+        permutations: the searchlight's label-permutation null (default: the profile's; 0: none).
+        overrides: fields of the masking settings (e.g. ``k_values=[0.05, 0.1]``, ``n_draws=5``, ``splits``).
     """
     masking = profiles.settings("masking", profile, **overrides)
+    search = profiles.settings("searchlight", profile, permutations=permutations)
     bootstrap = profiles.settings("human", profile)
     prompt_settings = profiles.settings("prompts", profile, **(prompt_overrides or {}))
-    if emotions is not None and set(check_emotions(emotions)) != set(EMOTIONS):
-        raise ValueError(f"the searchlight needs prompts of all 27 emotions; missing {sorted(set(EMOTIONS) - set(emotions))}")
+    order = emotion_order(emotions)
     if "dev" not in masking.splits:
-        raise ValueError(f"splits {masking.splits} must include 'dev' (the paper's masked evaluation)")
-    bad = [s for s in masking.splits if s not in ("dev", "test")]
-    if bad:
-        raise ValueError(f"unknown split {bad[0]!r}; valid choices: dev, test")
+        raise ValueError(f"splits {list(masking.splits)} must include 'dev' (the paper's masked evaluation)")
     if not (masking.n_draws or masking.paper_random):
         raise ValueError("the masking statistics need random controls: set n_draws >= 1 or paper_random=True")
-    prompts.check_grid(emotions or EMOTIONS, seeds, prompt_settings)
+    _, seeds = prompts.check_grid(order, seeds, prompt_settings)
+    for name in ("seeds", "null_seeds"):
+        extra = sorted(set(getattr(masking, name) or ()) - set(seeds))
+        if extra:
+            raise ValueError(f"masking {name} {extra} are not among the prompt seeds; valid choices: "
+                             f"{', '.join(map(str, seeds))}")
     bb = load_backbone(backbone, device=device)
     seconds: dict[str, float] = {}
 
@@ -223,17 +283,20 @@ def run_paper(
         logger.info("%s: %.1f s", stage, seconds[stage])
         return value
 
-    store = timed("prompts", prompts.train_prompts, bb, profile, emotions=emotions or EMOTIONS, seeds=seeds,
-                  device=bb.device, root=root, progress=progress, **(prompt_overrides or {}))
+    store = timed("prompts", prompts.train_prompts, bb, profile, emotions=order, seeds=seeds, device=bb.device,
+                  root=root, progress=progress, **(prompt_overrides or {}))
     scorer = prompts.make_scorer(bb, prompts.store_settings(store))
     acts = timed("activations", run_activations, bb, store, scorer, root)
-    result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root)
+    result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root, order,
+                   search.permutations, search.seed)
     masks, mask_index = build_masks(result, bb.n_units, masking)
     accuracy = timed("masked evaluation", run_masking, bb, store, masks, mask_index, masking, scorer, root, progress)
     weights = timed("human weights", human.attribute_weights, n_boot=bootstrap.n_boot, seed=bootstrap_seed)
     human_tau = weights.set_index("attribute")["tau"]
     name = profile if isinstance(profile, str) else "custom"
-    run = PaperRun(bb.name, name, masking, store, acts, result, mask_index, accuracy, human_tau, None, seconds)
+    run = PaperRun(bb.name, name, masking, store, acts, result, mask_index, accuracy, human_tau, None, seconds,
+                   order, weights, bb)
     masked, unmasked = run.frames("dev")
-    run.manipulation = timed("statistics", manipulation.analyse, masked, unmasked, human_tau, baselines=run.baselines)
+    run.manipulation = timed("statistics", manipulation.analyse, masked, unmasked, human_tau, baselines=run.baselines,
+                             n_perm=masking.n_perm)
     return run

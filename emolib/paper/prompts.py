@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
 from emolib.paper.train import Examples, evaluate_bank, train_bank
 from emolib.profiles import PromptSettings
 
-__all__ = ["task_split", "make_scorer", "store_settings", "check_grid", "train_prompts", "summary_table",
+__all__ = ["task_split", "make_scorer", "initial_prompts", "store_settings", "check_grid", "train_prompts", "summary_table",
            "accuracy_table", "layout_description"]
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,39 @@ def make_scorer(backbone: Backbone, profile: str | PromptSettings = "quick") -> 
     """The :class:`PromptScorer` a profile trains with (layout, verbalizer, truncation)."""
     settings = profiles.settings("prompts", profile)
     return PromptScorer(backbone, verbalizer=settings.verbalizer, max_length=settings.max_length,
-                        position_quirk=settings.position_quirk, suffix=settings.suffix)
+                        position_quirk=settings.position_quirk, suffix=settings.suffix,
+                        prompt_position=settings.prompt_position)
+
+
+def initial_prompts(backbone: Backbone, settings: PromptSettings, seeds: Any) -> torch.Tensor:
+    """Initial prompts ``(K, L, d)``, one per entry of ``seeds``, as ``settings.init`` says.
+
+    ``"normal"``: N(0, init_std^2), one draw per seed (identical for all emotions of a seed, as the
+    original's effective init). Otherwise the token embeddings of the text ``settings.init`` (no special
+    tokens), repeated or cut to ``n_tokens``, the same for every prompt; the text must name no emotion.
+
+    Example:
+        >>> from emolib.model import tiny_backbone
+        >>> bb = tiny_backbone("llama")
+        >>> s = profiles.settings("prompts", "smoke", init="so good or bad", n_tokens=6)
+        >>> init = initial_prompts(bb, s, [1, 2])
+        >>> tuple(init.shape), bool((init[0] == init[1]).all())
+        ((2, 6, 32), True)
+    """
+    seeds = [int(s) for s in seeds]
+    if settings.init == "normal":
+        return torch.stack([torch.randn(settings.n_tokens, backbone.hidden_size,
+                                        generator=torch.Generator().manual_seed(s)) * settings.init_std
+                            for s in seeds])  # (K, L, d)
+    words = set(re.findall(r"[a-z]+", settings.init.lower()))
+    named = [e for e in EMOTIONS if e in words]
+    if named:
+        raise ValueError(f"init text {settings.init!r} names the emotion(s) {', '.join(named)}: that would put "
+                         "the answer into the prompt; use a neutral instruction")
+    ids = backbone.tokenizer(settings.init, add_special_tokens=False)["input_ids"]
+    ids = (ids * (settings.n_tokens // len(ids) + 1))[: settings.n_tokens]  # repeated or cut to L
+    weight = backbone.model.get_input_embeddings()(torch.tensor(ids, device=backbone.device))  # (L, d), scaled
+    return weight.detach().float().cpu()[None].repeat(len(seeds), 1, 1)  # (K, L, d)
 
 
 def store_settings(store: PromptStore) -> PromptSettings:
@@ -130,7 +163,7 @@ def train_prompts(
     bb = load_backbone(backbone, device=device)
     precision = resolve_precision(settings.precision, bb.device)
     settings_dict = profiles.as_dict(settings)
-    art = artifact("prompts", {"backbone": bb.identity, "profile": settings_dict, "emotions": list(emotions),
+    art = artifact("prompts", {"backbone": bb.identity, "profile": profiles.key_dict(settings), "emotions": list(emotions),
                                "seeds": list(seeds), "data": data_fingerprint(), "precision": precision,
                                "version": STAGE_VERSION}, root=root)
     if art.exists():
@@ -144,8 +177,7 @@ def train_prompts(
         scorer.compile_body()
     data = {split: [_examples(scorer, e, s, split, settings) for e, s in index.itertuples(index=False)]
             for split in SPLITS}
-    init = torch.stack([torch.randn(settings.n_tokens, bb.hidden_size, generator=torch.Generator().manual_seed(s))
-                        * settings.init_std for s in index["seed"]])  # (K, L, d): one draw per seed, as the original
+    init = initial_prompts(bb, settings, index["seed"])  # (K, L, d)
     keys = [[int(s), EMOTIONS.index(e)] for e, s in index.itertuples(index=False)]
     result = train_bank(scorer, init, data["train"], data["dev"], keys=keys, epochs=settings.epochs,
                         batch_size=settings.batch_size, lr=settings.lr, eps=settings.eps,

@@ -90,6 +90,24 @@ class PromptStore:
         """Short hash of the prompt values: the key downstream artifacts (activations, masking) use."""
         return hashlib.sha256(self.prompts.float().cpu().numpy().tobytes()).hexdigest()[:16]
 
+    def select(self, seeds: list[int] | tuple[int, ...] | None = None) -> PromptStore:
+        """The store restricted to ``seeds`` (``None``: itself); ``ValueError`` naming the stored seeds.
+
+        Example:
+            >>> store = PromptStore(torch.zeros(2, 2, 4), pd.DataFrame({"emotion": ["joy", "joy"], "seed": [1, 2]}))
+            >>> store.select([2]).seeds
+            [2]
+        """
+        if seeds is None:
+            return self
+        missing = [s for s in seeds if int(s) not in self.seeds]
+        if missing:
+            raise ValueError(f"seed(s) {missing} are not in the store; valid choices: {', '.join(map(str, self.seeds))}")
+        keep = self.index["seed"].isin([int(s) for s in seeds]).to_numpy()
+        rows = lambda frame: frame[frame["seed"].isin([int(s) for s in seeds])].reset_index(drop=True)  # noqa: E731
+        return PromptStore(self.prompts[torch.from_numpy(keep)], self.index[keep].reset_index(drop=True),
+                           rows(self.accuracy), rows(self.history), self.profile, self.backbone)
+
     def get(self, emotion: str, seed: int) -> torch.Tensor:
         """The kept prompt of ``(emotion, seed)``: (L, d) float32."""
         return self.prompts[self.position(emotion, seed)]

@@ -152,7 +152,7 @@ def evaluate_bank(scorer: PromptScorer, prompts: torch.Tensor, data: Sequence[Ex
             ids = [data[items[j][0]].ids[items[j][1]] for j in chunk]
             labels = torch.tensor([data[items[j][0]].labels[items[j][1]] for j in chunk], device=device)
             with autocast(device, precision):
-                logits = scorer.logits(scorer.batch_ids(ids, prompts[ks.to(prompts.device)]))
+                logits = scorer.score(ids, prompts[ks.to(prompts.device)])
             logits = logits.float()
             correct[chunk] = (logits.argmax(-1) == labels).float().cpu()
             losses[chunk] = F.cross_entropy(logits, labels, reduction="none").cpu()
@@ -294,7 +294,7 @@ def train_bank(
                     labels = torch.tensor([train[k].labels[pairs[j][1]] for k, j in zip(ks, chunk)], device=device)
                     weights = torch.tensor([1.0 / counts[k] for k in ks], device=device)
                     with autocast(device, precision):
-                        logits = scorer.logits(scorer.batch_ids(ids, bank[torch.tensor(ks, device=device)]))
+                        logits = scorer.score(ids, bank[torch.tensor(ks, device=device)])
                     per_example = F.cross_entropy(logits.float(), labels, reduction="none")
                     (per_example * weights).sum().backward()
                     sum_loss.index_add_(0, torch.tensor(ks), per_example.detach().double().cpu())

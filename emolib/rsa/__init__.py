@@ -10,6 +10,13 @@ Example:
     np.float64(1.0)
 """
 
+from emolib.rsa.permutation import (
+    PermutationResult,
+    emotion_permutations,
+    false_positive_rates,
+    pair_permutation,
+    permutation_searchlight,
+)
 from emolib.rsa.rankcorr import kendall_tau_a, kendall_tau_b, spearman_rho, tie_statistics
 from emolib.rsa.rdms import (
     COMPARE_METHODS,
@@ -27,5 +34,6 @@ from emolib.rsa.searchlight import CORRECTIONS, SearchlightResult, compare_searc
 __all__ = [
     "kendall_tau_a", "kendall_tau_b", "spearman_rho", "tie_statistics", "METRICS", "COMPARE_METHODS",
     "compare_rdms", "model_rdms", "prompt_influence", "prompt_mask", "prompt_statistics", "unit_rdms", "whole_model_rsa",
-    "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight",
+    "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight", "PermutationResult",
+    "emotion_permutations", "false_positive_rates", "pair_permutation", "permutation_searchlight",
 ]  # fmt: skip

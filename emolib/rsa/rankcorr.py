@@ -39,6 +39,8 @@ __all__ = [
     "kendall_tau_b",
     "kendall_tau_a",
     "spearman_rho",
+    "single_threaded_ops",
+    "sqrt_like_r",
 ]
 
 logger = logging.getLogger(__name__)
@@ -159,7 +161,7 @@ def _s_block(rx: torch.Tensor, sy: torch.Tensor, out: torch.Tensor) -> None:
 
 
 @contextlib.contextmanager
-def _single_threaded_ops() -> Iterator[int]:
+def single_threaded_ops() -> Iterator[int]:
     """Run torch ops single-threaded (small ops thrash a shared CPU otherwise); yield the old thread count."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -200,7 +202,7 @@ def _s_cpu(x: np.ndarray, y: np.ndarray, chunk: int) -> tuple[np.ndarray, dict, 
     tx = {k: np.empty(a) for k in ("t1", "t2", "t5")}
     out = torch.empty((b, a), dtype=torch.float32)  # [b, a]
     y_blocks = range(0, b, _MAX_Y_COLUMNS)
-    with _single_threaded_ops() as threads:  # small ops thrash a shared CPU when each is multi-threaded
+    with single_threaded_ops() as threads:  # small ops thrash a shared CPU when each is multi-threaded
         signs = [_block_signs(torch.from_numpy(ry[:, y0 : y0 + _MAX_Y_COLUMNS])) for y0 in y_blocks]
 
         def work(x0: int) -> None:
@@ -286,7 +288,7 @@ def kendall_tau_b(
     nx, ny = n0 - tx["t1"] / 2, n0 - ty["t1"] / 2  # untied pairs
     v0 = n * (n - 1) * (2 * n + 5)
     with np.errstate(invalid="ignore", divide="ignore"):
-        tau = np.clip(2 * s / np.outer(_sqrt_like_r(2 * nx), _sqrt_like_r(2 * ny)), -1.0, 1.0)
+        tau = np.clip(2 * s / np.outer(sqrt_like_r(2 * nx), sqrt_like_r(2 * ny)), -1.0, 1.0)
         s_r = tau * np.sqrt(np.outer(nx, ny))
         var = (
             (v0 - tx["t5"][:, None] - ty["t5"][None, :]) / 18
@@ -300,7 +302,7 @@ def kendall_tau_b(
     return tau, _p_from_z(z, alternative)
 
 
-def _sqrt_like_r(v: np.ndarray) -> np.ndarray:
+def sqrt_like_r(v: np.ndarray) -> np.ndarray:
     """``(double) sqrtl(v)``: R's ``cor()`` takes the Kendall norms' square roots in long double."""
     if np.finfo(np.longdouble).nmant >= 63:
         return np.sqrt(v.astype(np.longdouble)).astype(np.float64)

@@ -208,3 +208,143 @@ def prompt_influence(activations: np.ndarray, valid: np.ndarray, chunk: int = 40
         with np.errstate(invalid="ignore", divide="ignore"):
             share[start : start + chunk] = np.einsum("ps,psc->c", touched.astype(float), dist) / dist.sum((0, 1))
     return share
+
+
+def best_layers(whole: pd.DataFrame) -> pd.DataFrame:
+    """The best layer per metric and target of a :func:`whole_model_rsa` table (the whole model ``all`` left out).
+
+    Returns:
+        One row per target (indexed by its name, in the order of ``whole``): for each metric
+        ``"<metric>: rdm"`` (the layer with the largest ``r``) and ``"<metric>: r"`` (its ``r``).
+
+    Example:
+        >>> whole = pd.DataFrame({"rdm": ["layer 1", "layer 2", "all"] * 2, "target": ["t"] * 6,
+        ...                       "r": [0.1, 0.3, 0.9, 0.5, 0.2, 0.9], "p": 0.0,
+        ...                       "metric": ["cosine"] * 3 + ["euclidean"] * 3})
+        >>> best_layers(whole).loc["t"].tolist()
+        ['layer 2', 'layer 1', 0.3, 0.5]
+    """
+    missing = [c for c in ("rdm", "target", "r", "metric") if c not in whole.columns]
+    if missing:
+        raise ValueError(f"whole lacks columns {missing}; expected whole_model_rsa's columns: rdm, target, r, metric")
+    layers_only = whole[whole["rdm"] != "all"]
+    best = layers_only.sort_values("r").groupby(["metric", "target"]).tail(1)  # the largest r of each group
+    table = best.pivot(index="target", columns="metric", values=["rdm", "r"]).reindex(whole["target"].unique())
+    table.columns = [f"{metric}: {what}" for what, metric in table.columns]
+    return table.rename_axis(None)  # indexed by the target names
+
+
+def flagged_cells(valid: np.ndarray) -> tuple[int, int]:
+    """The (pair, seed) cells of the unit RDMs that contain a flagged prompt, and all cells.
+
+    Args:
+        valid: ``[emotions, seeds]`` mask, False for a flagged prompt (:func:`prompt_mask`).
+
+    Returns:
+        ``(flagged, total)``: cells where either prompt of the pair is flagged, and pairs x seeds.
+
+    Example:
+        >>> flagged_cells(prompt_mask(("joy", "fear", "grief"), (1, 2), [("joy", 1)]))
+        (2, 6)
+    """
+    valid = np.asarray(valid, dtype=bool)
+    if valid.ndim != 2:
+        raise ValueError(f"valid must be [emotions, seeds], got shape {valid.shape}")
+    i, j = pair_indices(valid.shape[0])
+    both = valid[i] & valid[j]  # [pairs, seeds]
+    return int((~both).sum()), int(both.size)
+
+
+RSATOOLBOX_COLUMN = "rsatoolbox, constant RDM inserted"
+
+
+def rsatoolbox_check(rdms: pd.DataFrame, target: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """Spearman correlations of ``rdms`` with one target RDM by emolib and by rsatoolbox, a constant RDM inserted.
+
+    rsatoolbox's cosine-based comparisons place the values of a set that holds a constant RDM with
+    ``numpy.putmask``, which shifts every later result; this runs ``rsatoolbox.rdm.compare`` on
+    ``rdms`` with a constant RDM inserted second (dropped again from the result) to show it.
+
+    Args:
+        rdms: ``[pairs, n]`` RDMs, one per column.
+        target: ``[pairs]`` target RDM (a Series or a one-column DataFrame).
+
+    Returns:
+        DataFrame indexed by the columns of ``rdms``: ``emolib`` (:func:`compare_rdms` rho) and
+        ``"rsatoolbox, constant RDM inserted"``; ``attrs["max_difference"]`` is the largest
+        |rsatoolbox - emolib| without the constant RDM. Both are NaN if rsatoolbox is not installed.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> rdms = pd.DataFrame(rng.random((10, 3)), columns=["a", "b", "c"])
+        >>> check = rsatoolbox_check(rdms, pd.Series(rng.random(10)))
+        >>> bool(np.isnan(check.attrs["max_difference"]) or check.attrs["max_difference"] < 1e-12)
+        True
+    """
+    target = target.to_frame() if isinstance(target, pd.Series) else target
+    if target.shape[1] != 1:
+        raise ValueError(f"target must be one RDM, got {target.shape[1]} columns")
+    ours = compare_rdms(rdms, target, method="spearman")["r"].to_numpy()
+    check = pd.DataFrame({"emolib": ours}, index=rdms.columns)
+    try:
+        import warnings
+
+        from rsatoolbox.rdm import RDMs, compare
+    except ImportError:  # rsatoolbox is a test dependency only
+        check[RSATOOLBOX_COLUMN] = np.nan
+        check.attrs["max_difference"] = float("nan")
+        return check
+    x, y = rdms.to_numpy(np.float64).T, target.to_numpy(np.float64).T
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        together = compare(RDMs(x), RDMs(y), method="spearman")[:, 0]
+        with_constant = np.insert(x, 1, 1.0, axis=0)  # a constant RDM as the second of n + 1
+        shifted = compare(RDMs(with_constant), RDMs(y), method="spearman")[:, 0]
+    check[RSATOOLBOX_COLUMN] = np.delete(shifted, 1)
+    check.attrs["max_difference"] = float(np.abs(together - check["emolib"]).max())
+    return check
+
+
+def kendall_speed(rdms: np.ndarray, targets: np.ndarray, n_picks: int = 200, seed: int = 0) -> dict[str, float | int]:
+    """Wall time of all unit x target tests with :func:`kendall_tau_b`, and of ``scipy.stats.kendalltau`` per test.
+
+    scipy runs ``n_picks`` tests one at a time (seeded random units, targets in turn) and is extrapolated
+    to all ``units x targets`` tests.
+
+    Args:
+        rdms: ``[pairs, units]`` unit RDMs.
+        targets: ``[pairs, targets]`` target RDMs.
+
+    Returns:
+        ``emolib_seconds`` (all tests), ``scipy_ms_per_test``, ``scipy_minutes`` (extrapolated to all
+        tests), ``n_picks`` and ``n_tests``.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> speed = kendall_speed(rng.random((20, 30)), rng.random((20, 2)), n_picks=5)
+        >>> speed["n_tests"], speed["n_picks"], speed["emolib_seconds"] > 0
+        (60, 5, True)
+    """
+    import time
+
+    from scipy import stats
+
+    x, y = np.asarray(rdms, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"rdms and targets must be [pairs, n] with the same pairs, got {x.shape} and {y.shape}")
+    if n_picks < 1:
+        raise ValueError(f"n_picks must be at least 1, got {n_picks}")
+    start = time.perf_counter()
+    kendall_tau_b(x, y)
+    emolib_seconds = time.perf_counter() - start
+    picks = np.random.default_rng(seed).integers(0, x.shape[1], n_picks)
+    start = time.perf_counter()
+    for k, unit in enumerate(picks):
+        stats.kendalltau(x[:, unit], y[:, k % y.shape[1]], alternative="greater", method="asymptotic")
+    per_test = (time.perf_counter() - start) / n_picks
+    n_tests = x.shape[1] * y.shape[1]
+    return {"emolib_seconds": emolib_seconds, "scipy_ms_per_test": per_test * 1e3,
+            "scipy_minutes": per_test * n_tests / 60, "n_picks": int(n_picks), "n_tests": int(n_tests)}
+
+
+__all__ += ["best_layers", "flagged_cells", "rsatoolbox_check", "kendall_speed"]

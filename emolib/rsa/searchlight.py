@@ -24,12 +24,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from emolib.rsa.permutation import PermutationResult, permutation_searchlight
 from emolib.rsa.rankcorr import kendall_tau_b
 from emolib.stats import bh_q, paper_q
 
 __all__ = ["CORRECTIONS", "SearchlightResult", "searchlight", "compare_searchlights"]
 
-CORRECTIONS = ("paper", "bh")
+#: ``paper``: the original's p N / rank(p) on the asymptotic p; ``bh``: Benjamini-Hochberg on it;
+#: ``perm_fdr``: BH on the label-permutation p; ``fwer``: the max-statistic permutation p per attribute.
+CORRECTIONS = ("paper", "bh", "perm_fdr", "fwer")
+_PERMUTATION_FIELDS = ("perm_p", "fwer_p", "fwer_p_all", "perm_fdr_q", "null_max", "n_exceed")
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class SearchlightResult:
 
     Derived tables: ``rank`` (1 = highest tau per attribute, average ties, NaN kept), ``q_paper``
     (``p N / rank(p)`` over all tests), ``q_bh`` (Benjamini-Hochberg), ``significant``,
-    ``n_significant`` and ``selective`` (exactly one significant attribute) per unit.
+    ``n_significant`` and ``selective`` (exactly one significant attribute) per unit. With a
+    label-permutation null (``permutation``, :func:`emolib.rsa.permutation.permutation_searchlight`)
+    also ``perm_p``, ``perm_fdr_q`` and ``fwer_p``, and the corrections ``"perm_fdr"`` and ``"fwer"``.
     """
 
     tau: pd.DataFrame
@@ -46,10 +52,14 @@ class SearchlightResult:
     units_per_layer: int
     alpha: float = 0.01
     correction: str = "paper"
+    permutation: PermutationResult | None = None
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"unknown correction {self.correction!r}; valid choices: {', '.join(CORRECTIONS)}")
+        if self.correction in ("perm_fdr", "fwer") and self.permutation is None:
+            raise ValueError(f"correction {self.correction!r} needs a permutation null; run searchlight(..., "
+                             "permutations=P)")
         if self.units_per_layer < 1 or len(self.tau) % self.units_per_layer:
             raise ValueError(f"units_per_layer={self.units_per_layer} does not divide {len(self.tau)} units")
 
@@ -79,11 +89,39 @@ class SearchlightResult:
     def q_bh(self) -> pd.DataFrame:
         return self._frame(bh_q(self.p.to_numpy()))
 
+    def _permutation_frame(self, name: str) -> pd.DataFrame:
+        if self.permutation is None:
+            raise ValueError(f"{name} needs a permutation null; run searchlight(..., permutations=P)")
+        return self._frame(getattr(self.permutation, name))
+
+    @property
+    def perm_p(self) -> pd.DataFrame:
+        """One-sided label-permutation p of every test (``(1 + #exceeding) / (1 + P)``)."""
+        return self._permutation_frame("perm_p")
+
+    @property
+    def perm_fdr_q(self) -> pd.DataFrame:
+        """Benjamini-Hochberg q of :attr:`perm_p` over all tests."""
+        return self._permutation_frame("perm_fdr_q")
+
+    @property
+    def fwer_p(self) -> pd.DataFrame:
+        """Max-statistic (family-wise) permutation p per attribute."""
+        return self._permutation_frame("fwer_p")
+
+    @property
+    def fwer_p_all(self) -> pd.DataFrame:
+        """Max-statistic (family-wise) permutation p over all units and attributes."""
+        return self._permutation_frame("fwer_p_all")
+
+    def _q(self, correction: str) -> pd.DataFrame:
+        return {"paper": lambda: self.q_paper, "bh": lambda: self.q_bh, "perm_fdr": lambda: self.perm_fdr_q,
+                "fwer": lambda: self.fwer_p}[correction]()
+
     @property
     def significant(self) -> pd.DataFrame:
-        """Boolean ``[units, attributes]``: q < alpha under ``correction``."""
-        q = self.q_paper if self.correction == "paper" else self.q_bh
-        return q < self.alpha
+        """Boolean ``[units, attributes]``: q (or the FWER p) < alpha under ``correction``."""
+        return self._q(self.correction) < self.alpha
 
     @property
     def n_significant(self) -> pd.Series:
@@ -96,7 +134,28 @@ class SearchlightResult:
     def with_correction(self, correction: str, alpha: float | None = None) -> SearchlightResult:
         """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
         alpha = self.alpha if alpha is None else alpha
-        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction)
+        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction, self.permutation)
+
+    def criteria(self, alpha: float | None = None) -> pd.DataFrame:
+        """Significant units per attribute under each available correction (columns ``paper``, ``bh``, and
+        with a permutation null ``perm_fdr``, ``fwer``, ``fwer_all``), at ``alpha`` (default: the result's)."""
+        alpha = self.alpha if alpha is None else alpha
+        names = ["paper", "bh"] + (["perm_fdr", "fwer"] if self.permutation is not None else [])
+        table = pd.DataFrame({name: (self._q(name) < alpha).sum() for name in names})
+        if self.permutation is not None:
+            table["fwer_all"] = (self.fwer_p_all < alpha).sum()
+        return table.rename_axis("attribute")
+
+    def significance_table(self) -> pd.DataFrame:
+        """One row per (unit, attribute): ``unit, attribute, tau, paper_q`` and, with a permutation null,
+        ``perm_p, perm_fdr_q, fwer_p`` (the columns of ``neuron_significance.csv``)."""
+        parts = {"tau": self.tau, "paper_q": self.q_paper}
+        if self.permutation is not None:
+            parts |= {"perm_p": self.perm_p, "perm_fdr_q": self.perm_fdr_q, "fwer_p": self.fwer_p}
+        long = {name: frame.to_numpy().ravel() for name, frame in parts.items()}
+        n_units, n_attr = self.tau.shape
+        return pd.DataFrame({"unit": np.repeat(np.arange(n_units), n_attr),
+                             "attribute": np.tile(np.asarray(self.attributes, dtype=object), n_units), **long})
 
     def summary(self, total: bool = False) -> pd.DataFrame:
         """Per attribute: ``n_significant``, ``n_selective`` (selective units of that attribute), ``max_tau``.
@@ -133,7 +192,11 @@ class SearchlightResult:
         """``({"tau", "p"} [units, attributes], settings)``: what :meth:`from_arrays` rebuilds it from."""
         settings = {"attributes": self.attributes, "units_per_layer": self.units_per_layer, "alpha": self.alpha,
                     "correction": self.correction}
-        return {"tau": self.tau.to_numpy(), "p": self.p.to_numpy()}, settings
+        arrays = {"tau": self.tau.to_numpy(), "p": self.p.to_numpy()}
+        if self.permutation is not None:
+            settings |= {"n_permutations": self.permutation.n_permutations, "seed": self.permutation.seed}
+            arrays |= {name: getattr(self.permutation, name) for name in _PERMUTATION_FIELDS}
+        return arrays, settings
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> SearchlightResult:
@@ -150,12 +213,18 @@ class SearchlightResult:
         tau, p = np.asarray(arrays["tau"]), np.asarray(arrays["p"])
         if tau.shape != p.shape or tau.ndim != 2 or tau.shape[1] != len(columns):
             raise ValueError(f"tau {tau.shape} and p {p.shape} must both be [units, {len(columns)} attributes]")
-        return cls(frame(tau), frame(p), **settings)
+        permutation = None
+        if "n_permutations" in settings:
+            n_perm, seed = int(settings.pop("n_permutations")), settings.pop("seed")
+            permutation = PermutationResult(tau, *(np.asarray(arrays[name]) for name in _PERMUTATION_FIELDS),
+                                            n_permutations=n_perm, seed=seed, attributes=tuple(columns))
+        return cls(frame(tau), frame(p), permutation=permutation, **settings)
 
 
 def searchlight(
     unit_rdms: np.ndarray, attribute_rdms: pd.DataFrame, units_per_layer: int, alpha: float = 0.01,
-    correction: str = "paper", device: str | None = None, chunk: int | None = None,
+    correction: str = "paper", device: str | None = None, chunk: int | None = None, permutations: int = 0,
+    seed: int = 0,
 ) -> SearchlightResult:
     """Kendall tau-b (one-sided, R ``cor.test`` semantics) of every unit RDM with every attribute RDM.
 
@@ -164,7 +233,10 @@ def searchlight(
         attribute_rdms: ``[pairs, attributes]`` in the same pair order; columns name the attributes.
         units_per_layer: units per layer (layer of a unit = index // units_per_layer).
         alpha: significance threshold on q; correction: ``"paper"`` (p N / rank p) or ``"bh"``.
-        device, chunk: passed to :func:`emolib.rankcorr.kendall_tau_b` (GPU when available).
+        device, chunk: passed to :func:`emolib.rsa.rankcorr.kendall_tau_b` (GPU when available).
+        permutations: if > 0, a label-permutation null with that many permutations of the emotions,
+            the same permutations (``seed``) for every unit x attribute test
+            (:func:`emolib.rsa.permutation.permutation_searchlight`).
     """
     unit_rdms = np.asarray(unit_rdms)
     if not isinstance(attribute_rdms, pd.DataFrame):
@@ -176,7 +248,8 @@ def searchlight(
     tau, p = kendall_tau_b(unit_rdms, attribute_rdms.to_numpy(np.float64), "greater", chunk=chunk, device=device)
     columns = pd.Index(attribute_rdms.columns, name="attribute")
     frame = lambda v: pd.DataFrame(v, columns=columns).rename_axis("unit")  # noqa: E731
-    return SearchlightResult(frame(tau), frame(p), units_per_layer, alpha, correction)
+    null = permutation_searchlight(unit_rdms, attribute_rdms, permutations, seed, device) if permutations else None
+    return SearchlightResult(frame(tau), frame(p), units_per_layer, alpha, correction, null)
 
 
 def compare_searchlights(a: SearchlightResult, b: SearchlightResult, n: int = 4000) -> pd.DataFrame:

@@ -1,0 +1,111 @@
+"""The null-prompt control: the whole pipeline on prompts that learned nothing.
+
+Each null prompt is its trained prompt's shared initialisation moved by a random displacement of the
+same length as training moved it (a seeded isotropic Gaussian direction, scaled to the trained
+prompt's ``|P - P0|``), with zero training steps. The activations, searchlight, masks, masked
+evaluation and statistics then run exactly as for the trained prompts. Whatever the trained prompts
+show that these also show is what chance gives: the searchlight's anti-conservative test, the
+geometry of random inputs, masks that damage any prompt.
+
+(The literal initialisation alone is no control: it is the same for every emotion, so every unit
+RDM would be zero.)
+
+Example:
+    >>> from emolib.paper.pipeline import run_paper
+    >>> run = run_paper("tiny-llama", "smoke", device="cpu", progress=False)
+    >>> control = null_control(run)
+    >>> control.store.prompts.shape == run.store.prompts.shape
+    True
+    >>> bool((control.store.prompts != run.store.prompts).any())
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emolib import profiles, rsa
+from emolib.model.backbones import Backbone
+from emolib.paper import manipulation, prompts
+from emolib.paper.store import PromptStore
+
+__all__ = ["null_prompts", "NullControl", "null_control"]
+
+logger = logging.getLogger(__name__)
+
+
+def null_prompts(backbone: Backbone, store: PromptStore, seed: int = 0) -> torch.Tensor:
+    """Untrained prompts ``(K, L, d)``: each trained prompt's initialisation plus a random displacement of
+    the trained displacement's norm (seeded; identical for identical ``seed``).
+
+    Example:
+        >>> from emolib.model import tiny_backbone
+        >>> bb = tiny_backbone("llama")
+        >>> s = profiles.settings("prompts", "smoke")
+        >>> store = PromptStore(prompts.initial_prompts(bb, s, [1]) + 1.0, pd.DataFrame({"emotion": ["joy"], "seed": [1]}),
+        ...                     profile=profiles.as_dict(s))
+        >>> moved = null_prompts(bb, store) - prompts.initial_prompts(bb, s, [1])
+        >>> round(float(moved.norm()), 3) == round(float(torch.ones_like(moved).norm()), 3)
+        True
+    """
+    settings = prompts.store_settings(store)
+    init = prompts.initial_prompts(backbone, settings, store.index["seed"])  # (K, L, d)
+    displacement = (store.prompts - init).flatten(1).norm(dim=1)  # (K,)
+    noise = torch.randn(init.shape, generator=torch.Generator().manual_seed(int(seed)))
+    noise = noise / noise.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+    return init + noise * displacement[:, None, None]
+
+
+@dataclass
+class NullControl:
+    """What the pipeline gives on null prompts (see the module docstring)."""
+
+    store: PromptStore
+    activations: np.ndarray  # [K, n_units]
+    searchlight: rsa.SearchlightResult
+    mask_index: pd.DataFrame
+    accuracy: dict[str, pd.DataFrame]  # split -> masked_eval frame (incl. condition "none")
+    manipulation: manipulation.ManipulationResult
+
+    def unmasked_accuracy(self) -> pd.DataFrame:
+        """The null prompts' dev accuracy without a mask: ``emotion, seed, accuracy``."""
+        table = self.accuracy["dev"]
+        return table[table["condition"] == "none"][["emotion", "seed", "accuracy"]].reset_index(drop=True)
+
+
+def null_control(run, backbone: Backbone | None = None, root: str | Path | None = None, seed: int = 0,
+                 progress: bool = False) -> NullControl:
+    """The null-prompt control of a :class:`~emolib.paper.pipeline.PaperRun` with the same settings (cached).
+
+    The masked evaluation runs on ``run.masking.null_seeds`` (default: the run's masked seeds), on dev.
+    """
+    from emolib.paper import pipeline
+
+    bb = backbone if backbone is not None else run.loaded
+    if bb is None:
+        raise ValueError("null_control needs the run's backbone: pass backbone= (a PaperRun from run_paper has it)")
+    store = run.store
+    null_store = PromptStore(null_prompts(bb, store, seed), store.index, profile=store.profile,
+                             backbone=store.backbone)
+    scorer = prompts.make_scorer(bb, prompts.store_settings(store))
+    acts = pipeline.run_activations(bb, null_store, scorer, root)
+    null = run.searchlight.permutation  # the same permutation null as the trained run's
+    result = pipeline.run_searchlight(acts, null_store.index, bb.units_per_layer, root, run.emotions,
+                                      null.n_permutations if null is not None else 0, null.seed if null is not None else 0)
+    masks, mask_index = pipeline.build_masks(result, bb.n_units, run.masking)
+    seeds = run.masking.null_seeds or run.masking.seeds
+    masking = profiles.settings("masking", run.masking, seeds=seeds, splits=["dev"])
+    accuracy = pipeline.run_masking(bb, null_store, masks, mask_index, masking, scorer, root, progress)
+    table = accuracy["dev"]
+    unmasked = table[table["condition"] == "none"][["emotion", "seed", "accuracy"]].reset_index(drop=True)
+    masked = table[table["condition"] != "none"].reset_index(drop=True)
+    stats = manipulation.analyse(masked, unmasked, run.human_tau, baselines=run.baselines, n_perm=run.masking.n_perm)
+    logger.info("null control of %s: %d significant units (paper q)", bb.name,
+                int(result.significant.any(axis=1).sum()))
+    return NullControl(null_store, acts, result, mask_index, accuracy, stats)
