@@ -36,6 +36,10 @@ import pandas as pd
 
 __all__ = [
     "artifact_root",
+    "shipped_root",
+    "recompute_requested",
+    "set_recompute",
+    "file_checksums",
     "input_hash",
     "data_fingerprint",
     "Artifact",
@@ -54,6 +58,37 @@ logger = logging.getLogger(__name__)
 def artifact_root(root: str | os.PathLike | None = None) -> Path:
     """The artifact root: ``root`` if given, else ``$EMOLIB_ARTIFACTS``, else ``./.emolib``."""
     return Path(root or os.environ.get("EMOLIB_ARTIFACTS") or ".emolib").resolve()
+
+
+def shipped_root() -> Path | None:
+    """The read-only root of the artifacts shipped with the data (``$EMOLIB_SHIPPED``, else
+    ``data/artifacts``): results the 2-core CPU cannot redo inside a book build, keyed like any other."""
+    if os.environ.get("EMOLIB_SHIPPED") is not None:
+        value = os.environ["EMOLIB_SHIPPED"]
+        return Path(value).resolve() if value else None
+    from emolib.data import data_dir
+
+    folder = data_dir() / "artifacts"
+    return folder if folder.is_dir() else None
+
+
+def recompute_requested() -> bool:
+    """Whether cached and shipped artifacts are to be recomputed (``$EMOLIB_RECOMPUTE`` = 1/true/yes)."""
+    return os.environ.get("EMOLIB_RECOMPUTE", "").strip().lower() in ("1", "true", "yes")
+
+
+def set_recompute(value: bool) -> None:
+    """Recompute every artifact from now on in this process (``True``), or reuse them (``False``)."""
+    os.environ["EMOLIB_RECOMPUTE"] = "1" if value else ""
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` except ``meta.json``, by relative path."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != "meta.json":
+            out[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
 
 
 def _canonical(value: Any) -> Any:
@@ -113,8 +148,22 @@ class Artifact:
         return input_hash(self.inputs)
 
     @property
+    def name(self) -> str:
+        return f"{self.stage}-{self.key}"
+
+    @property
+    def local_path(self) -> Path:
+        """Where this artifact is written (under :attr:`root`)."""
+        return self.root / self.name
+
+    @property
     def path(self) -> Path:
-        return self.root / f"{self.stage}-{self.key}"
+        """Where the artifact is read: under :attr:`root`, else in :func:`shipped_root` when it is there."""
+        local = self.local_path
+        shipped = shipped_root()
+        if not (local / "meta.json").is_file() and shipped is not None and (shipped / self.name / "meta.json").is_file():
+            return shipped / self.name
+        return local
 
     @property
     def partial_dir(self) -> Path:
@@ -124,7 +173,30 @@ class Artifact:
         return path
 
     def exists(self) -> bool:
-        return (self.path / "meta.json").is_file()
+        """Whether the artifact is there to reuse (and its files match their checksums); ``False`` when
+        :func:`recompute_requested`."""
+        if recompute_requested() or not (self.path / "meta.json").is_file():
+            return False
+        self.verify()
+        return True
+
+    def verify(self) -> None:
+        """Check every file against the checksums in ``meta.json`` (artifacts written before checksums pass).
+
+        Raises:
+            ValueError: naming the artifact and the file that is missing or differs.
+        """
+        expected = self.meta.get("files")
+        if expected is None:
+            return
+        found = file_checksums(self.path)
+        for name, digest in expected.items():
+            if name not in found:
+                raise ValueError(f"artifact {self.path} is incomplete: {name} is missing; delete the folder "
+                                 "(or recompute) to rebuild it")
+            if found[name] != digest:
+                raise ValueError(f"artifact {self.path} is corrupt: {name} does not match its checksum; delete "
+                                 "the folder (or recompute) to rebuild it")
 
     @property
     def meta(self) -> dict:
@@ -140,17 +212,23 @@ class Artifact:
         """Yield a temporary folder; on success write ``meta.json`` and rename it into place."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{self.stage}-"))
+        target = self.local_path
         try:
             yield tmp
             seconds = time.perf_counter() - self.opened  # the computation before the block counts too
             meta = {"stage": self.stage, "key": self.key, "inputs": _canonical(self.inputs),
-                    "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                    "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "files": file_checksums(tmp)}
             meta.update(_canonical(extra_meta))
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            if self.path.exists():  # a concurrent writer won; keep theirs
+            if target.exists() and recompute_requested():  # a recomputation replaces the old folder
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                os.replace(target, old)
+                shutil.rmtree(old, ignore_errors=True)
+            if target.exists():  # a concurrent writer won; keep theirs
                 shutil.rmtree(tmp)
             else:
-                os.replace(tmp, self.path)
+                os.replace(tmp, target)
             shutil.rmtree(self.root / ".partial" / f"{self.stage}-{self.key}", ignore_errors=True)
             log_usage(self, seconds=seconds, reused=False)
         finally:
@@ -235,7 +313,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Pa
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -36,7 +36,7 @@ from emolib.emotions import PAPER_SEEDS
 __all__ = [
     "PROFILES", "STAGES", "PAPER_UNITS", "PAPER_K", "DEFAULT_SUFFIX", "PromptSettings", "MaskingSettings",
     "SearchlightSettings", "HumanSettings", "ProbeSettings", "VectorSettings", "SteeringSettings", "check_profile", "settings",
-    "as_dict", "key_dict", "default_emotions", "PROMPT_POSITIONS", "STANDARD_INIT", "LATER_FIELDS",
+    "as_dict", "as_list", "key_dict", "default_emotions", "PROMPT_POSITIONS", "STANDARD_INIT", "LATER_FIELDS",
 ]  # fmt: skip
 
 #: The profile names, smallest first.
@@ -292,6 +292,39 @@ _TABLE: dict[tuple[str, str], Any] = {
 _DEFAULT_EMOTIONS: dict[str, tuple[str, ...] | None] = {"smoke": ("grief", "joy")}
 
 
+def as_list(value: Any) -> list | None:
+    """A list from a list, a tuple, one value, or a comma- or space-separated string (``None`` stays None).
+
+    Example:
+        >>> as_list("1,2 3"), as_list(["joy", "fear"]), as_list(0.1), as_list(None)
+        (['1', '2', '3'], ['joy', 'fear'], [0.1], None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [item for item in value.replace(",", " ").split() if item]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _numbers(values: list, name: str, kind: type) -> tuple:
+    try:
+        out = []
+        for v in values:
+            number = float(v)
+            out.append(int(number) if kind is int or (number.is_integer() and number >= 1) else number)
+            if kind is int and number != int(number):
+                raise ValueError
+        return tuple(out)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of {'integers' if kind is int else 'numbers'}, got {values!r}") from None
+
+
+#: Tuple fields holding numbers, and their type (lists given as strings are parsed).
+_NUMBER_LISTS = {"seeds": int, "k_values": float, "alphas": float, "null_seeds": int}
+
+
 def check_profile(profile: str) -> str:
     """``profile`` if it is a known profile name, else ``ValueError`` naming the valid choices."""
     if not isinstance(profile, str) or profile not in PROFILES:
@@ -315,8 +348,13 @@ def settings(stage: str, profile: str | Any = "quick", **overrides: Any) -> Any:
         raise ValueError(f"unknown {stage} setting(s) {', '.join(map(repr, unknown))}; valid choices: "
                          f"{', '.join(sorted(names))}")
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
-    if "seeds" in values:
-        values["seeds"] = tuple(int(s) for s in values["seeds"])
+    for name, kind in _NUMBER_LISTS.items():
+        if name in values:
+            values[name] = _numbers(as_list(values[name]), name, kind)
+    if "splits" in values or "verbalizer" in values:
+        for name in ("splits", "verbalizer"):
+            if name in values:
+                values[name] = tuple(as_list(values[name]))
     return dataclasses.replace(base, **values)
 
 

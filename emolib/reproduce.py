@@ -39,7 +39,8 @@ from emolib.artifacts import artifact, atomic_write_csv, data_fingerprint
 from emolib.device import resolve_device
 from emolib.emotions import PAPER_ORDER, PAPER_SEEDS
 
-__all__ = ["TARGETS", "Target", "reproduce", "released_searchlight", "released_manipulation", "train_grid",
+__all__ = ["TARGETS", "Target", "reproduce", "released_searchlight", "released_manipulation", "released_claims",
+           "train_grid",
            "MANIPULATION_COLUMNS"]
 
 logger = logging.getLogger(__name__)
@@ -107,12 +108,24 @@ def released_searchlight(
     return result
 
 
-def released_manipulation(human_tau: pd.Series):
-    """:func:`emolib.paper.manipulation.analyse` of the released masking accuracies (both baselines)."""
+def released_manipulation(human_tau: pd.Series, n_perm: int = 0, seed: int = 0):
+    """:func:`emolib.paper.manipulation.analyse` of the released masking accuracies (both baselines);
+    ``n_perm`` > 0 adds the permutation tests (:mod:`emolib.paper.masking_tests`)."""
     from emolib.paper import manipulation
 
     masked, unmasked = released.masking_frames()
-    return manipulation.analyse(masked, unmasked, human_tau)
+    return manipulation.analyse(masked, unmasked, human_tau, n_perm=n_perm, seed=seed)
+
+
+def released_claims(permutations: int = 1000, n_perm: int = 2000, alpha: float = 0.05) -> dict[str, object]:
+    """The paper's claims measured on the released RoBERTa results, as :func:`emolib.paper.verdict.claim_values`
+    measures a backbone (the searchlight with ``permutations`` label permutations, from its artifact)."""
+    from emolib.paper.verdict import claim_values
+
+    weights = human.attribute_weights(n_boot=profiles.settings("human", "quick").n_boot)
+    stats = released_manipulation(weights.set_index("attribute")["tau"], n_perm=n_perm)
+    return claim_values(released.prompt_accuracy()["accuracy"], released_searchlight(permutations=permutations),
+                        stats, alpha, n_perm=n_perm)
 
 
 # ----------------------------------------------------------------------------------- writers
@@ -175,19 +188,32 @@ def _manipulation(out: Path, profile: str = "quick", bootstrap_seed: int = 6) ->
     return [atomic_write_csv(frames[name][columns], out / name) for name, columns in MANIPULATION_COLUMNS.items()]
 
 
+def _flat(table: pd.DataFrame) -> pd.DataFrame:
+    """Two-level columns ``(a, b)`` as ``a_b`` (for CSV)."""
+    return table.set_axis([f"{a}_{b}" for a, b in table.columns], axis=1)
+
+
 def _backbone(out: Path, backbone: str = "smollm2-135m", profile: str = "quick", bootstrap_seed: int = 6,
               seeds: Any = None, device: str = "auto") -> list[Path]:
-    """The per-backbone tables: searchlight summary, masked accuracies per split, the correlation with
-    the human weights and the attribute drops (every baseline), and the prompt accuracies."""
+    """The per-backbone tables: ``prompt_accuracy.csv`` (every emotion and seed, dev and test), the searchlight
+    summary and its criteria beside the null control, masked accuracies per split, the correlation with the
+    human weights and the attribute drops (every baseline), and ``verdict.csv`` (the paper's claims)."""
+    from emolib.paper import control
     from emolib.paper.pipeline import run_paper
+    from emolib.paper.verdict import verdict
 
     run = run_paper(backbone, profile, seeds=seeds, device=device, bootstrap_seed=bootstrap_seed)
-    files = [atomic_write_csv(run.searchlight.summary(), out / "searchlight_summary.csv", index=False)]
+    null = control.null_control(run)
+    files = [atomic_write_csv(run.store.accuracy, out / "prompt_accuracy.csv", index=False),
+             atomic_write_csv(run.searchlight.summary(), out / "searchlight_summary.csv", index=False),
+             atomic_write_csv(_flat(control.criteria_table(run, null)).reset_index(), out / "searchlight_criteria.csv")]
     for split, table in run.accuracy.items():
         files.append(atomic_write_csv(table, out / f"masked_accuracy_{split}.csv", index=False))
     files.append(atomic_write_csv(run.manipulation.stacked("correlation"), out / "per_emotion_human_correlation.csv"))
     files.append(atomic_write_csv(run.manipulation.stacked("by_attribute"), out / "attribute_drop.csv"))
-    files.append(atomic_write_csv(run.store.accuracy, out / "prompt_accuracy.csv", index=False))
+    files.append(atomic_write_csv(_flat(control.correlation_table(run, null)).reset_index(),
+                                  out / "null_control_correlation.csv"))
+    files.append(atomic_write_csv(verdict(run, null, released_claims()), out / "verdict.csv"))
     return files
 
 

@@ -35,7 +35,7 @@ from emolib.model.backbones import Backbone
 from emolib.paper import manipulation, prompts
 from emolib.paper.store import PromptStore
 
-__all__ = ["null_prompts", "NullControl", "null_control"]
+__all__ = ["null_prompts", "NullControl", "null_control", "criteria_table", "correlation_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +109,35 @@ def null_control(run, backbone: Backbone | None = None, root: str | Path | None 
     logger.info("null control of %s: %d significant units (paper q)", bb.name,
                 int(result.significant.any(axis=1).sum()))
     return NullControl(null_store, acts, result, mask_index, accuracy, stats)
+
+
+def criteria_table(run, control: NullControl, alpha: float = 0.05) -> pd.DataFrame:
+    """Significant units per attribute, trained prompts beside the null control, under each correction
+    (the paper's q at .01, BH, and with a permutation null the permutation FDR and the FWER at ``alpha``).
+
+    Returns:
+        A frame indexed by attribute (plus ``any attribute`` and ``selective``) with columns
+        ``(correction, "trained" | "null")``.
+    """
+    def counts(result: rsa.SearchlightResult) -> pd.DataFrame:
+        names = ["paper"] + (["perm_fdr", "fwer"] if result.permutation is not None else [])
+        out = {}
+        for name in names:
+            judged = result.with_correction(name, 0.01 if name == "paper" else alpha)
+            column = judged.significant.sum()
+            column.loc["any attribute"] = int(judged.significant.any(axis=1).sum())
+            column.loc["selective"] = int(judged.selective.sum())
+            out[name] = column.astype(int)
+        return pd.DataFrame(out)
+
+    trained, null = counts(run.searchlight), counts(control.searchlight)
+    table = pd.concat({"trained": trained, "null": null}, axis=1).swaplevel(axis=1)
+    return table[[(c, w) for c in trained.columns for w in ("trained", "null")]].rename_axis("attribute")
+
+
+def correlation_table(run, control: NullControl, baseline: str = "pooled") -> pd.DataFrame:
+    """Mean rho per k (damage against the human weights), trained prompts beside the null control."""
+    trained = run.manipulation.baselines[baseline].correlation.set_index("k")
+    null = control.manipulation.baselines[baseline].correlation.set_index("k")
+    columns = [c for c in ("mean_rho", "ci_low", "ci_high", "p", "perm_p") if c in trained.columns]
+    return pd.concat({"trained": trained[columns], "null": null[columns]}, axis=1)

@@ -60,7 +60,7 @@ def emotion_order(emotions: Sequence[str] | None = None) -> list[str]:
     """
     if emotions is None:
         return list(PAPER_ORDER)
-    chosen = set(check_emotions(list(emotions)))
+    chosen = set(check_emotions(profiles.as_list(emotions)))
     if len(chosen) < MIN_EMOTIONS:
         raise ValueError(f"the searchlight needs at least {MIN_EMOTIONS} emotions (RDMs of 10 pairs), got "
                          f"{sorted(chosen)}; valid choices: any {MIN_EMOTIONS} or more of {', '.join(EMOTIONS)}")
@@ -218,6 +218,11 @@ class PaperRun:
     def cube(self) -> np.ndarray:
         """The activations as ``[emotions (paper order), seeds, n_units]``."""
         return activation_cube(self.activations, self.store.index, self.emotions)[0]
+
+    def similarity_ceiling(self, method: str = "kendall"):
+        """The noise ceiling of the human similarity RDM on the run's emotion pairs (:func:`emolib.human.noise_ceiling`)."""
+        subjects = human.similarity_rdm(individual=True)[:, pair_reorder_index(PAPER_ORDER, self.emotions)]
+        return human.noise_ceiling(subjects, method)
 
     def human_rdms(self) -> pd.DataFrame:
         """The similarity and 14 attribute RDMs on the run's emotion pairs (for whole-model RSA)."""

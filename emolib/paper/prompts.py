@@ -114,10 +114,10 @@ def check_grid(emotions: Any, seeds: Any, profile: str | PromptSettings) -> tupl
     settings = profiles.settings("prompts", profile)
     if emotions is None:
         emotions = (profiles.default_emotions(profile) if isinstance(profile, str) else None) or EMOTIONS
-    emotions = tuple(check_emotions([emotions] if isinstance(emotions, str) else list(emotions)))
-    seeds = settings.seeds if seeds is None else seeds
+    emotions = tuple(check_emotions(profiles.as_list(emotions)))
+    seeds = settings.seeds if seeds is None else profiles.as_list(seeds)
     try:
-        seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, (int, str)) else seeds))
+        seeds = tuple(int(s) for s in seeds)
     except (TypeError, ValueError):
         raise ValueError(f"seeds must be integers, got {seeds!r}") from None
     if not seeds or not emotions:

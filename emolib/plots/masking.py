@@ -229,6 +229,12 @@ def damage_heatmap(damage: pd.DataFrame, value: str = "relative") -> plt.Figure:
     if value not in valid:
         raise ValueError(f"unknown value {value!r}; valid choices: {', '.join(valid)}")
     grid = damage.pivot_table(index="attribute", columns="k", values=value, aggfunc="mean")
+    if grid.empty or not np.isfinite(grid.to_numpy(float)).any():  # e.g. no random mask changed any accuracy
+        fig, ax = plt.subplots(figsize=(5, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no random mask changed the accuracy (the relative damage is undefined)", ha="center",
+                va="center", fontsize=9)
+        return fig
     grid = grid.loc[[a for a in ATTRIBUTES if a in grid.index] + [a for a in grid.index if a not in ATTRIBUTES]]
     fig, ax = plt.subplots(figsize=(0.75 * grid.shape[1] + 2.5, 0.32 * grid.shape[0] + 1.2))
     values = grid.to_numpy(float)  # [draws, ks]

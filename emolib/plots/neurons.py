@@ -116,9 +116,11 @@ def unit_rdm_figure(
     return fig
 
 
-def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity") -> plt.Figure:
+def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity",
+                       ceiling: tuple[float, float] | None = None) -> plt.Figure:
     """Whole-model RSA per layer: tau of each layer's RDM (and the whole model's, at the right) with each
-    target, one panel per metric. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms)."""
+    target, one panel per metric. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms).
+    ``ceiling``: the (lower, upper) noise ceiling of the ``highlight`` RDM, drawn as a band."""
     metrics = list(dict.fromkeys(table["metric"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), sharey=True, squeeze=False)
     targets = list(dict.fromkeys(table["target"]))
@@ -137,6 +139,8 @@ def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity") -> pl
             if "all" in rows.index:
                 ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3)
         ax.axhline(0, color="#999999", lw=0.6)
+        if ceiling is not None:
+            ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label=f"noise ceiling of {highlight}")
         ax.set_xticks(list(x) + [x[-1] + 1.2], [str(v) for v in x] + ["all"], fontsize=7)
         ax.set_xlabel("layer")
         ax.set_title(f"{metric} RDMs")

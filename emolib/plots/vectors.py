@@ -79,13 +79,17 @@ def pc_correlation_layers(table: pd.DataFrame, highlight: int | None = None) -> 
     return fig
 
 
-def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None) -> plt.Figure:
-    """RSA r of the emotion-vector RDM with human similarity per layer, with the permutation null band."""
+def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None,
+               ceiling: tuple[float, float] | None = None) -> plt.Figure:
+    """RSA r of the emotion-vector RDM with human similarity per layer, with the permutation null band and
+    (``ceiling``) the similarity RDM's (lower, upper) noise ceiling."""
     _check_columns(rsa, ["layer", "r", "null_low", "null_high"], "rsa")
     rsa = rsa.sort_values("layer")
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     ax.fill_between(rsa["layer"], rsa["null_low"], rsa["null_high"], color="0.6", alpha=0.3, lw=0,
                     label="permutation null (95%)")
+    if ceiling is not None:
+        ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label="human noise ceiling")
     ax.plot(rsa["layer"], rsa["r"], marker="o", ms=3, color="#2e4057", label="emotion vectors")
     if highlight is not None:
         ax.axvline(highlight, color="0.3", ls=":", lw=1)

@@ -44,6 +44,7 @@ from emolib.rsa.rankcorr import single_threaded_ops, sqrt_like_r, kendall_tau_b,
 from emolib.stats import bh_q
 
 __all__ = [
+    "from_counts",
     "KERNELS", "PermutationResult", "emotion_permutations", "pair_permutation", "permutation_searchlight",
     "false_positive_rates",
 ]  # fmt: skip
@@ -268,15 +269,27 @@ def permutation_searchlight(
     with np.errstate(invalid="ignore", divide="ignore"):
         tau = np.clip(2 * s_obs / den, -1.0, 1.0)  # [U, A], bit-identical to kendall_tau_b
     tau[~valid] = np.nan
-    perm_p = np.where(valid, (1 + n_exceed) / (1 + n_permutations), np.nan)
     null_max[:, ~valid.any(0)] = np.nan  # no unit can be compared with a constant attribute
+    return from_counts(tau, n_exceed, null_max, n_permutations, seed,
+                       names or tuple(str(a) for a in range(y.shape[1])))
+
+
+def from_counts(tau: np.ndarray, n_exceed: np.ndarray, null_max: np.ndarray, n_permutations: int,
+                seed: int | None, attributes: tuple[str, ...]) -> PermutationResult:
+    """The :class:`PermutationResult` of observed ``tau`` ``[U, A]``, exceedance counts ``[U, A]`` and the
+    per-attribute null maxima ``[P, A]``: the compact form results are stored in (NaN tau: no test)."""
+    tau = np.asarray(tau, dtype=np.float64)
+    valid = ~np.isnan(tau)
+    n_exceed = np.asarray(n_exceed)
+    null_max = np.asarray(null_max, dtype=np.float64)
+    perm_p = np.where(valid, (1 + n_exceed) / (1 + n_permutations), np.nan)
     null_all = np.max(np.where(np.isnan(null_max), -np.inf, null_max), axis=1)  # [P]
     null_all[np.isinf(null_all)] = np.nan
-    fwer_p = np.column_stack([_max_p(tau[:, a], null_max[:, a]) for a in range(y.shape[1])])
+    fwer_p = np.column_stack([_max_p(tau[:, a], null_max[:, a]) for a in range(tau.shape[1])])
     return PermutationResult(
         tau=tau, perm_p=perm_p, fwer_p=fwer_p, fwer_p_all=_max_p(tau, null_all), perm_fdr_q=bh_q(perm_p),
-        null_max=null_max, n_exceed=n_exceed, n_permutations=n_permutations, seed=seed,
-        attributes=names or tuple(str(a) for a in range(y.shape[1])),
+        null_max=null_max, n_exceed=n_exceed, n_permutations=int(n_permutations), seed=seed,
+        attributes=tuple(attributes),
     )
 
 

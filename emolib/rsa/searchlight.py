@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emolib.rsa.permutation import PermutationResult, permutation_searchlight
+from emolib.rsa.permutation import PermutationResult, from_counts, permutation_searchlight
 from emolib.rsa.rankcorr import kendall_tau_b
 from emolib.stats import bh_q, paper_q
 
@@ -33,7 +33,7 @@ __all__ = ["CORRECTIONS", "SearchlightResult", "searchlight", "compare_searchlig
 #: ``paper``: the original's p N / rank(p) on the asymptotic p; ``bh``: Benjamini-Hochberg on it;
 #: ``perm_fdr``: BH on the label-permutation p; ``fwer``: the max-statistic permutation p per attribute.
 CORRECTIONS = ("paper", "bh", "perm_fdr", "fwer")
-_PERMUTATION_FIELDS = ("perm_p", "fwer_p", "fwer_p_all", "perm_fdr_q", "null_max", "n_exceed")
+_STORED = ("n_exceed", "null_max")  # what a permutation null is stored as (the rest is derived from it)
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,20 @@ class SearchlightResult:
         """Significant units per layer (rows) and attribute (columns)."""
         return self.significant.groupby(self.layer).sum().rename_axis("layer")
 
+    def best_unit(self, attribute: str) -> dict[str, float | int]:
+        """The unit ranked first for ``attribute``: ``unit``, ``layer`` and ``within`` (0-based), ``tau``.
+
+        Example:
+            >>> r = SearchlightResult(pd.DataFrame({"a": [0.1, 0.5, 0.2, 0.0]}), pd.DataFrame({"a": [0.5] * 4}), 2)
+            >>> r.best_unit("a")
+            {'unit': 1, 'layer': 0, 'within': 1, 'tau': 0.5}
+        """
+        if attribute not in self.attributes:
+            raise ValueError(f"unknown attribute {attribute!r}; valid choices: {', '.join(self.attributes)}")
+        unit = int(self.rank[attribute].idxmin())
+        layer, within = divmod(unit, self.units_per_layer)
+        return {"unit": unit, "layer": layer, "within": within, "tau": float(self.tau.loc[unit, attribute])}
+
     def top(self, n: int) -> pd.DataFrame:
         """Boolean ``[units, attributes]``: rank <= n (the paper's top-n units per attribute)."""
         return self.rank <= n
@@ -195,7 +209,8 @@ class SearchlightResult:
         arrays = {"tau": self.tau.to_numpy(), "p": self.p.to_numpy()}
         if self.permutation is not None:
             settings |= {"n_permutations": self.permutation.n_permutations, "seed": self.permutation.seed}
-            arrays |= {name: getattr(self.permutation, name) for name in _PERMUTATION_FIELDS}
+            arrays |= {"n_exceed": np.asarray(self.permutation.n_exceed, dtype=np.int32),
+                       "null_max": self.permutation.null_max}
         return arrays, settings
 
     @classmethod
@@ -216,8 +231,7 @@ class SearchlightResult:
         permutation = None
         if "n_permutations" in settings:
             n_perm, seed = int(settings.pop("n_permutations")), settings.pop("seed")
-            permutation = PermutationResult(tau, *(np.asarray(arrays[name]) for name in _PERMUTATION_FIELDS),
-                                            n_permutations=n_perm, seed=seed, attributes=tuple(columns))
+            permutation = from_counts(tau, arrays["n_exceed"], arrays["null_max"], n_perm, seed, tuple(columns))
         return cls(frame(tau), frame(p), permutation=permutation, **settings)
 
 
