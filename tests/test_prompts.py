@@ -101,7 +101,7 @@ def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path):
 
     script = tmp_path / "run.py"
     script.write_text(
-        "import torch\nfrom emolib import prompts\n"
+        "import torch\nfrom emolib.paper import prompts\n"
         f"store = prompts.train_prompts('tiny-llama', 'smoke', root={str(tmp_path / 'dp')!r}, progress=False,"
         " micro_batch=2)\n"
         "if torch.distributed.get_rank() == 0:\n"
@@ -111,9 +111,10 @@ def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path):
     env = {**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1"}
     launcher = Path(sys.executable).parent / "accelerate"
     # accelerate's --cpu multi-process mode needs mpirun; --multi_gpu runs torchrun, which uses gloo without GPUs
-    subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                    "--mixed_precision", "no", "--dynamo_backend", "no", str(script)],
-                   check=True, env=env, timeout=600, capture_output=True)
+    done = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", str(script)],
+                          env=env, timeout=600, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
     single = prompts.train_prompts("tiny-llama", "smoke", root=tmp_path / "single", progress=False, micro_batch=2)
     torch.testing.assert_close(torch.load(tmp_path / "dp.pt"), single.prompts, atol=2e-5, rtol=1e-4)
 

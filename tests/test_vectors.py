@@ -178,3 +178,18 @@ def test_rsa_detects_planted_structure():
     ev = E.EmotionVectors(x, np.ones(1), np.ones((1, 3), np.float32), np.ones(27, int), "planted")
     rsa = E.vector_rsa(ev, metric="euclidean", n_perm=199, seed=0, standardize=False)
     assert rsa.r[0] > 0.3 and rsa.p_perm[0] <= 0.01
+
+
+def test_layer_selection_p_is_the_max_over_layers_of_a_permutation_loop(ev):
+    table = E.pc_layer_selection(ev, n_perm=99, seed=3)
+    human = E.human_means().to_numpy()
+    rng = np.random.default_rng(3)
+    perms = [rng.permutation(27) for _ in range(99)]
+    row = table.set_index(["pc", "human_scale"]).loc[("PC1", "valence")]
+    scores = [E.pca_scores(ev, k)["PC1"].to_numpy() for k in range(ev.n_layers)]
+    r = [np.corrcoef(s, human[:, 0])[0, 1] for s in scores]
+    assert row["best_layer"] == int(np.argmax(r)) and row["r"] == pytest.approx(max(r))
+    null_max = [max(np.corrcoef(s, human[p, 0])[0, 1] for s in scores) for p in perms]
+    assert row["p_max"] == pytest.approx((1 + sum(m >= max(r) for m in null_max)) / 100)
+    rsa = E.vector_rsa(ev, n_perm=99, seed=3)
+    assert (rsa["p_max"] >= rsa["p_perm"] - 1e-12).all()  # choosing the best layer can only cost

@@ -155,10 +155,15 @@ def best_layer_table(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
 def probe_comparison(summary: pd.DataFrame, select: tuple[str, str] = ("centred", "E1")) -> pd.DataFrame:
     """At each (scale, features)'s best layer: E1 accuracy from faithful to rigorous, and both baselines.
 
+    Choosing the best layer flatters its accuracy. Two columns correct for it: ``random-label E1 (best
+    layer)``, the control task's accuracy at *its* best layer (what the same selection gives without a
+    signal), and ``centred E1 (middle layer)``, the rigorous probe at the layer fixed in advance.
+
     Returns:
         One row per (scale, features): ``layer``, E1 accuracies of ``faithful``, ``grouped``,
-        ``centred``, ``lexical`` and ``random-label``, the control's E3 accuracy, and
-        ``centred - lexical`` (what the in-context probe adds to the adjective's sentiment and negation).
+        ``centred``, ``lexical`` and ``random-label``, the control's E3 accuracy, the two selection
+        columns, and ``centred - lexical`` (what the in-context probe adds to the adjective's sentiment
+        and the negation flag).
     """
     rows = []
     for best in best_layers(summary, select).itertuples(index=False):
@@ -169,6 +174,14 @@ def probe_comparison(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
                      **{f"{v} E1": float(get.get((v, "E1"), np.nan))
                         for v in ("faithful", "grouped", "centred", "lexical", "random-label")},
                      "random-label E3": float(get.get(("random-label", "E3"), np.nan))})
+        same = summary[(summary["scale"] == best.scale) & (summary["features"] == best.features)
+                       & (summary["layer"].astype(str) != "all") & (summary["experiment"] == "E1")]
+        control = same[same["variant"] == "random-label"]["accuracy"]
+        rows[-1]["random-label E1 (best layer)"] = float(control.max()) if len(control) else np.nan
+        layers = sorted(same["layer"].astype(int).unique())
+        middle = layers[len(layers) // 2] if layers else None
+        fixed = same[(same["variant"] == "centred") & (same["layer"].astype(int) == middle)]["accuracy"]
+        rows[-1]["centred E1 (middle layer)"] = float(fixed.iloc[0]) if len(fixed) else np.nan
     table = pd.DataFrame(rows)
     table["centred - lexical"] = table["centred E1"] - table["lexical E1"]
     return table
@@ -221,7 +234,7 @@ class VectorSteering:
     scores: pd.DataFrame  # oriented PC1/PC2 scores at the headline layer (emotion x PC)
     pcs: pd.DataFrame  # PC-human correlations at every layer, bootstrap CI with the PCA refitted
     headline: pd.DataFrame  # the headline layer, with the CI of the PCA kept fixed beside it
-    pcs_best: pd.DataFrame  # the largest r over layers (selected after looking: optimistic)
+    pcs_best: pd.DataFrame  # the largest r over layers, with p_max corrected for choosing that layer
     rsa: pd.DataFrame  # emotion-vector RSA with human similarity per layer
     shifts: pd.DataFrame  # per-prompt read-out shifts
     steering: pd.DataFrame  # dose-response table
@@ -258,6 +271,8 @@ def vectors_and_steering(
     headline = pcs[pcs["layer"] == layer].drop(columns="layer").reset_index(drop=True)
     headline[["ci_low_fixed_pca", "ci_high_fixed_pca"]] = fixed[["ci_low", "ci_high"]].to_numpy()
     pcs_best = pcs.loc[pcs.groupby(["pc", "human_scale"])["r"].idxmax()].reset_index(drop=True)
+    selection = ev_mod.pc_layer_selection(ev, n_perm=vec.n_perm, seed=seed)
+    pcs_best = pcs_best.merge(selection[["pc", "human_scale", "p_max"]], on=["pc", "human_scale"])
     times["PC correlations"] = time.perf_counter() - start
     start = time.perf_counter()
     rsa = ev_mod.vector_rsa(ev, n_perm=vec.n_perm, seed=seed)

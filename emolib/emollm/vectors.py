@@ -61,7 +61,7 @@ from emolib.rsa import compare_rdms
 __all__ = [
     "ANCHORS", "EmotionVectors", "sample_comments", "pooled_residuals", "emotion_vectors",
     "headline_layer", "human_means", "pca_scores", "pc_direction", "contrast_direction", "pc_correlations",
-    "vector_rdms", "vector_rsa",
+    "vector_rdms", "vector_rsa", "pc_layer_selection",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -367,12 +367,46 @@ def vector_rsa(
     lookup[i, j] = np.arange(n_pairs(27))
     lookup[j, i] = lookup[i, j]
     index = np.stack([lookup[p[i], p[j]] for p in perms])
-    rows = []
+    rows, nulls = [], []
     for k, column in enumerate(rdms.columns):
         v = rdms[column].to_numpy()
         null = compare_rdms(pd.DataFrame(v[index].T), target, method)["r"].to_numpy()  # [n_perm]
+        nulls.append(null)
         r = float(observed.loc[observed["rdm"] == column, "r"].iloc[0])
         p = float(observed.loc[observed["rdm"] == column, "p"].iloc[0])
         lo, hi = np.percentile(null, [2.5, 97.5])
         rows.append((k, metric, method, r, p, float((1 + np.sum(null >= r)) / (1 + n_perm)), float(lo), float(hi)))
-    return pd.DataFrame(rows, columns=["layer", "metric", "method", "r", "p", "p_perm", "null_low", "null_high"])
+    table = pd.DataFrame(rows, columns=["layer", "metric", "method", "r", "p", "p_perm", "null_low", "null_high"])
+    null_max = np.nanmax(np.stack(nulls), axis=0)  # [n_perm]: the best layer of each permutation
+    table["p_max"] = [(1 + np.sum(null_max >= r)) / (1 + n_perm) for r in table["r"]]
+    return table
+
+
+def pc_layer_selection(ev: EmotionVectors, n_perm: int = 2000, seed: int = 0,
+                       anchors: dict[int, tuple[str, str]] = ANCHORS, standardize: bool = True) -> pd.DataFrame:
+    """The best layer of each (PC, human scale) and a p corrected for choosing it.
+
+    The human ratings are permuted across the 27 emotions (the same permutations at every layer) and the
+    largest r over layers of each permutation forms the null: ``p_max = (1 + #{max_layers r_perm >= r_best})
+    / (1 + n_perm)``, one-sided (the PCs are oriented by fixed anchors, so r > 0 is the claim).
+
+    Returns:
+        ``pc, human_scale, best_layer, r, p_max``.
+    """
+    if n_perm < 1:
+        raise ValueError(f"n_perm must be >= 1, got {n_perm}")
+    human = human_means().to_numpy()  # [27, 2]
+    anchor_idx = _anchor_index(anchors, len(anchors))
+    scores = np.stack([_oriented_pca(ev.layer(k, standardize) @ ev.layer(k, standardize).T, np.arange(27)[None],
+                                     anchor_idx)[0][0] for k in range(ev.n_layers)])  # [L, 27, PCs]
+    rng = np.random.default_rng(seed)
+    perms = np.stack([rng.permutation(27) for _ in range(n_perm)])  # [n_perm, 27]
+    rows = []
+    for p in range(len(anchor_idx)):
+        for s, scale in enumerate(SCALES):
+            r = _pearson_rows(scores[:, :, p], human[None, :, s])  # [L]
+            null = _pearson_rows(scores[:, None, :, p], human[perms, s][None])  # [L, n_perm]
+            best = int(np.nanargmax(r))
+            null_max = np.nanmax(null, axis=0)  # [n_perm]
+            rows.append((f"PC{p + 1}", scale, best, float(r[best]), float((1 + np.sum(null_max >= r[best])) / (1 + n_perm))))
+    return pd.DataFrame(rows, columns=["pc", "human_scale", "best_layer", "r", "p_max"])

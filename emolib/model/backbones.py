@@ -44,7 +44,7 @@ from torch import nn
 from emolib.device import resolve_device
 
 __all__ = ["Site", "Backbone", "EMBEDDED", "FAMILIES", "SUPPORTED_FAMILIES", "DEFAULT_BACKBONE", "cache_dir",
-           "load_backbone", "find_sites", "tiny_backbone"]
+           "load_backbone", "embedded_identity", "find_sites", "tiny_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,6 +346,14 @@ def _write_source(folder: Path, gguf: Path, sha256: str) -> None:
     tmp = folder / f".{_REVISION_FILE}.tmp"
     tmp.write_text(text)
     os.replace(tmp, folder / _REVISION_FILE)
+
+
+def embedded_identity(name: str, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+    """The :attr:`Backbone.identity` of an embedded backbone without loading its weights (cache keys)."""
+    if name not in EMBEDDED:
+        raise ValueError(f"unknown embedded backbone {name!r}; valid choices: {', '.join(EMBEDDED)}")
+    _, revision = _embedded_path(name)
+    return {"name": name, "revision": revision, "dtype": str(dtype).removeprefix("torch.")}
 
 
 def load_backbone(

@@ -35,7 +35,8 @@ from emolib.model.backbones import Backbone
 from emolib.paper import manipulation, prompts
 from emolib.paper.store import PromptStore
 
-__all__ = ["null_prompts", "NullControl", "null_control", "criteria_table", "correlation_table"]
+__all__ = ["null_prompts", "NullControl", "null_control", "criteria_table", "correlation_table",
+           "searchlight_findings", "masking_findings"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def null_control(run, backbone: Backbone | None = None, root: str | Path | None 
     acts = pipeline.run_activations(bb, null_store, scorer, root)
     null = run.searchlight.permutation  # the same permutation null as the trained run's
     result = pipeline.run_searchlight(acts, null_store.index, bb.units_per_layer, root, run.emotions,
-                                      null.n_permutations if null is not None else 0, null.seed if null is not None else 0)
+                                      null.n_permutations if null is not None else 0, null.seed if null is not None else 0,
+                                      pipeline.activation_inputs(bb, null_store))
     masks, mask_index = pipeline.build_masks(result, bb.n_units, run.masking)
     seeds = run.masking.null_seeds or run.masking.seeds
     masking = profiles.settings("masking", run.masking, seeds=seeds, splits=["dev"])
@@ -141,3 +143,41 @@ def correlation_table(run, control: NullControl, baseline: str = "pooled") -> pd
     null = control.manipulation.baselines[baseline].correlation.set_index("k")
     columns = [c for c in ("mean_rho", "ci_low", "ci_high", "p", "perm_p") if c in trained.columns]
     return pd.concat({"trained": trained[columns], "null": null[columns]}, axis=1)
+
+
+def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict[str, float | int]:
+    """Plain numbers for a searchlight's findings box: units under the paper's q and the FWER, trained beside
+    the null control, and the best valence unit's tau."""
+    table = criteria_table(run, control, alpha)
+    out: dict[str, float | int] = {
+        "paper_trained": int(table.loc["any attribute", ("paper", "trained")]),
+        "paper_null": int(table.loc["any attribute", ("paper", "null")]),
+        "n_units": int(len(run.searchlight.tau)),
+    }
+    if ("fwer", "trained") in table.columns:
+        out |= {"fwer_trained": int(table.loc["any attribute", ("fwer", "trained")]),
+                "fwer_null": int(table.loc["any attribute", ("fwer", "null")]),
+                "selective_trained": int(table.loc["selective", ("fwer", "trained")]),
+                "selective_null": int(table.loc["selective", ("fwer", "null")]),
+                "valence_fwer": int(table.loc["valence", ("fwer", "trained")]),
+                "valence_fwer_null": int(table.loc["valence", ("fwer", "null")])}
+    out["best_valence_tau"] = float(run.searchlight.best_unit("valence")["tau"])
+    out["best_valence_tau_null"] = float(control.searchlight.best_unit("valence")["tau"])
+    return out
+
+
+def masking_findings(run, control: NullControl, baseline: str = "pooled") -> dict[str, float | int]:
+    """Plain numbers for a masking findings box at the k nearest the paper's 4000 of 36,864: the mean
+    accuracy difference (selective - random), the mean rho with the human weights, its CI and permutation p,
+    and the null control's rho."""
+    from emolib.profiles import PAPER_UNITS
+
+    n_units = len(run.searchlight.tau)
+    correlation = run.manipulation.baselines[baseline].correlation
+    k = int(min(correlation["k"], key=lambda v: abs(v / n_units - 4000 / PAPER_UNITS)))
+    row = correlation.set_index("k").loc[k]
+    null_row = control.manipulation.baselines[baseline].correlation.set_index("k").loc[k]
+    pairs = run.manipulation.baselines[baseline].pairs
+    return {"k": k, "k_share": k / n_units, "diff": float(pairs.loc[pairs["k"] == k, "diff"].mean()),
+            "rho": float(row["mean_rho"]), "rho_low": float(row["ci_low"]), "rho_high": float(row["ci_high"]),
+            "rho_perm_p": float(row.get("perm_p", np.nan)), "rho_null": float(null_row["mean_rho"])}

@@ -40,7 +40,7 @@ from emolib.paper.masked_eval import masked_accuracy
 from emolib.paper.store import PromptStore
 from emolib.profiles import MaskingSettings
 
-__all__ = ["MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
+__all__ = ["activation_inputs", "MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
            "run_paper", "load_searchlight", "save_searchlight"]
 
 logger = logging.getLogger(__name__)
@@ -98,10 +98,14 @@ def activation_cube(values: np.ndarray, index: pd.DataFrame, emotions: Sequence[
     return cube, seeds
 
 
+def activation_inputs(backbone: Backbone, store: PromptStore) -> dict:
+    """What the activations of ``store``'s prompts depend on (their artifact's key inputs)."""
+    return {"backbone": backbone.identity, "prompts": store.fingerprint(), "version": 1}
+
+
 def run_activations(backbone: Backbone, store: PromptStore, scorer, root: str | Path | None = None) -> np.ndarray:
     """FFN activations of every prompt at the read-out (cached): ``[K, n_units]`` float32, rows as ``store.index``."""
-    art = artifact("activations", {"backbone": backbone.identity, "prompts": store.fingerprint(), "version": 1},
-                   root=root)
+    art = artifact("activations", activation_inputs(backbone, store), root=root)
     if art.exists():
         art.mark_used()
         return load_arrays(art.path / "activations.npz")["activations"]
@@ -133,17 +137,20 @@ def load_searchlight(folder: Path) -> rsa.SearchlightResult:
 
 def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_layer: int,
                     root: str | Path | None = None, emotions: Sequence[str] | None = None,
-                    permutations: int = 0, seed: int = 0) -> rsa.SearchlightResult:
+                    permutations: int = 0, seed: int = 0, source: dict | None = None) -> rsa.SearchlightResult:
     """The paper's searchlight of the backbone's units against the 14 human attribute RDMs (cached).
 
     Unit RDMs are the mean over seeds of ``|a_i - a_j|`` in the paper's emotion order (restricted to
     ``emotions``); the targets are the attribute RDMs the original analyses used
     (``human.DOWNSTREAM_SOURCE``) on the same pairs. ``permutations``: a label-permutation null.
+    ``source``: the inputs the activations were computed from (:func:`activation_inputs`); they key the
+    artifact, so a shipped result is found although recomputed activations differ in their last bits.
+    Without it the key is a hash of the activations.
     """
     order = emotion_order(emotions)
     cube, seeds = activation_cube(activations, index, order)  # [E, S, units]
     targets = subset_rdms(human.attribute_rdms(human.DOWNSTREAM_SOURCE), order)
-    key = hashlib.sha256(cube.tobytes()).hexdigest()[:16]
+    key = source if source is not None else hashlib.sha256(cube.tobytes()).hexdigest()[:16]
     extra = {"emotions": order} if len(order) != len(PAPER_ORDER) else {}
     if permutations:
         extra |= {"permutations": int(permutations), "permutation_seed": int(seed)}
@@ -293,7 +300,7 @@ def run_paper(
     scorer = prompts.make_scorer(bb, prompts.store_settings(store))
     acts = timed("activations", run_activations, bb, store, scorer, root)
     result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root, order,
-                   search.permutations, search.seed)
+                   search.permutations, search.seed, activation_inputs(bb, store))
     masks, mask_index = build_masks(result, bb.n_units, masking)
     accuracy = timed("masked evaluation", run_masking, bb, store, masks, mask_index, masking, scorer, root, progress)
     weights = timed("human weights", human.attribute_weights, n_boot=bootstrap.n_boot, seed=bootstrap_seed)

@@ -39,8 +39,8 @@ from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
 from emolib.paper.train import Examples, evaluate_bank, train_bank
 from emolib.profiles import PromptSettings
 
-__all__ = ["task_split", "make_scorer", "initial_prompts", "store_settings", "check_grid", "train_prompts", "summary_table",
-           "accuracy_table", "layout_description"]
+__all__ = ["task_split", "make_scorer", "initial_prompts", "prompt_inputs", "store_settings", "check_grid", "train_prompts", "summary_table",
+           "accuracy_table", "findings", "layout_description"]
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,14 @@ def check_grid(emotions: Any, seeds: Any, profile: str | PromptSettings) -> tupl
     return emotions, seeds
 
 
+def prompt_inputs(identity: dict, settings: PromptSettings, emotions: Any, precision: str) -> dict:
+    """The inputs that key a prompt grid's artifact: the backbone's identity, the settings (their seeds
+    included), the emotions, the data fingerprint, the resolved precision and :data:`STAGE_VERSION`."""
+    return {"backbone": identity, "profile": profiles.key_dict(settings), "emotions": list(emotions),
+            "seeds": list(settings.seeds), "data": data_fingerprint(), "precision": precision,
+            "version": STAGE_VERSION}
+
+
 def train_prompts(
     backbone: Backbone | str,
     profile: str | PromptSettings = "quick",
@@ -163,9 +171,7 @@ def train_prompts(
     bb = load_backbone(backbone, device=device)
     precision = resolve_precision(settings.precision, bb.device)
     settings_dict = profiles.as_dict(settings)
-    art = artifact("prompts", {"backbone": bb.identity, "profile": profiles.key_dict(settings), "emotions": list(emotions),
-                               "seeds": list(seeds), "data": data_fingerprint(), "precision": precision,
-                               "version": STAGE_VERSION}, root=root)
+    art = artifact("prompts", prompt_inputs(bb.identity, settings, emotions, precision), root=root)
     if art.exists():
         art.mark_used()
         return PromptStore.load(art.path / "store")
@@ -244,6 +250,47 @@ def accuracy_table(store: PromptStore, reference: pd.DataFrame | None = None) ->
         table["reference dev mean"] = ref["mean"]
         table["reference dev sd"] = ref["std"]
     return table
+
+
+def findings(store: PromptStore, reference: pd.DataFrame | None = None,
+             settings: PromptSettings | None = None) -> dict[str, float | int | str]:
+    """The numbers a reader needs about a prompt grid, as plain Python values (for glued prose).
+
+    Returns:
+        ``dev_mean, dev_low, dev_high`` (t interval over prompts), ``test_mean``, ``chance`` (the mean over
+        prompts of the majority share of their dev task: what always giving one answer scores),
+        ``n_emotions``, ``n_above`` (emotions whose mean dev accuracy is above ``chance``), ``best``,
+        ``best_acc``, ``worst``, ``worst_acc``, ``loss_first``, ``loss_last`` (mean training loss of the
+        first and last epoch), and with a ``reference``: ``reference_mean`` and ``rank_r`` (Spearman r of
+        the per-emotion means with the reference's).
+    """
+    from scipy import stats
+
+    settings = settings or store_settings(store)
+    dev = store.accuracy[store.accuracy["split"] == "dev"]
+    test = store.accuracy[store.accuracy["split"] == "test"]
+    values = dev["accuracy"].to_numpy(float)
+    mean = float(values.mean())
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+    shares = [task_split(e, s, "dev", settings)["label"].mean() for e, s in store.index.itertuples(index=False)]
+    chance = float(np.mean([max(p, 1 - p) for p in shares]))
+    per_emotion = dev.groupby("emotion")["accuracy"].mean()
+    train = store.history[store.history["split"] == "train"].groupby("epoch")["loss"].mean()
+    out: dict[str, float | int | str] = {
+        "dev_mean": mean, "dev_low": mean - half, "dev_high": mean + half, "test_mean": float(test["accuracy"].mean()),
+        "chance": chance, "n_emotions": int(len(per_emotion)), "n_above": int((per_emotion > chance).sum()),
+        "best": str(per_emotion.idxmax()), "best_acc": float(per_emotion.max()),
+        "worst": str(per_emotion.idxmin()), "worst_acc": float(per_emotion.min()),
+        "loss_first": float(train.iloc[0]) if len(train) else np.nan,
+        "loss_last": float(train.iloc[-1]) if len(train) else np.nan,
+    }
+    if reference is not None:
+        ref = reference.groupby("emotion")["accuracy"].mean()
+        common = per_emotion.index.intersection(ref.index)
+        out["reference_mean"] = float(ref.mean())
+        out["rank_r"] = (float(stats.spearmanr(per_emotion[common], ref[common]).statistic)
+                         if len(common) > 2 else np.nan)
+    return out
 
 
 def layout_description(scorer: PromptScorer) -> str:

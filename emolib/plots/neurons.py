@@ -187,3 +187,58 @@ def robustness_figure(
     axes[1].set_xlabel("share of the top-N kept")
     _color_labels(axes[0])
     return fig
+
+
+def criteria_map_figure(result: SearchlightResult, alpha: float = 0.01, fwer_alpha: float = 0.05) -> plt.Figure:
+    """The significant units of each attribute under the paper's q (< ``alpha``), the permutation FDR
+    (< ``alpha``) and the max-statistic FWER (< ``fwer_alpha``): one map per criterion, the union of the
+    attributes' units on x (sorted by attribute, then rank), coloured by rank. Needs a permutation null."""
+    if result.permutation is None:
+        raise ValueError("criteria_map_figure needs a searchlight with a permutation null (permutations=P)")
+    criteria = [("paper", alpha, "the paper's q"), ("perm_fdr", alpha, "permutation FDR"),
+                ("fwer", fwer_alpha, "permutation FWER")]
+    fig, axes = plt.subplots(len(criteria), 1, figsize=(9, 2.4 * len(criteria)))
+    for ax, (name, level, title) in zip(axes, criteria):
+        significant = result.with_correction(name, level).significant
+        order = [u for a in result.attributes
+                 for u in significant.index[significant[a]][np.argsort(result.rank.loc[significant[a], a].to_numpy(),
+                                                                     kind="stable")]]
+        units = list(dict.fromkeys(order))
+        ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=6)
+        _color_labels(ax)
+        ax.set_xticks([])
+        if units:
+            ranks = result.rank.loc[units].to_numpy().T  # [attributes, units]
+            image = np.where(significant.loc[units].to_numpy().T, ranks, np.nan)
+            shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap="magma_r", vmin=1,
+                              vmax=np.nanmax(image))
+            fig.colorbar(shown, ax=ax, label="rank by tau", fraction=0.03)
+        else:
+            ax.imshow(np.full((len(result.attributes), 1), np.nan), aspect="auto")
+        ax.set_title(f"{title} < {level:g}: {len(units):,} units", fontsize=9)
+    return fig
+
+
+def false_positive_figure(rates: pd.DataFrame) -> plt.Figure:
+    """Rejection rates of the paper's test and of the permutation test on random RDMs (one panel per
+    dimensionality of the simulated points), with Wilson 95 % intervals; dashed: the nominal alpha.
+    ``rates``: :func:`emolib.rsa.permutation.false_positive_rates`."""
+    dims = sorted(rates["dims"].unique())
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.2), sharey=True, squeeze=False)
+    colours = {"paper": "#d1495b", "permutation": "#2e4057"}
+    for ax, dim in zip(axes[0], dims):
+        part = rates[rates["dims"] == dim]
+        alphas = sorted(part["alpha"].unique())
+        x = np.arange(len(alphas))
+        for offset, test in ((-0.15, "paper"), (0.15, "permutation")):
+            rows = part[part["test"] == test].set_index("alpha").loc[alphas]
+            ax.bar(x + offset, rows["rate"], width=0.3, color=colours.get(test, "0.5"), label=f"{test} test")
+            ax.errorbar(x + offset, rows["rate"], yerr=[rows["rate"] - rows["ci_low"], rows["ci_high"] - rows["rate"]],
+                        fmt="none", color="k", lw=0.8, capsize=2)
+        for i, a in enumerate(alphas):
+            ax.hlines(a, i - 0.35, i + 0.35, colors="k", linestyles="--", lw=1)
+        ax.set_xticks(x, [f"alpha = {a:g}" for a in alphas])
+        ax.set_title(f"random RDMs of {dim}-D points")
+    axes[0, 0].set_ylabel("false-positive rate")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    return fig

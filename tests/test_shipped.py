@@ -1,0 +1,52 @@
+"""The shipped artifacts (data/artifacts): whole, keyed by their inputs, and found by today's code.
+
+Hours of CPU training are shipped as cached artifacts. Their keys depend on the inputs and an explicit
+stage version, never on unrelated code; if a change alters a key, this test fails, and the stage version
+must be bumped and the artifacts recomputed on purpose (data/README.md says how).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emolib import artifacts, profiles
+from emolib.artifacts import input_hash, shipped_root
+from emolib.emotions import EMOTIONS
+from emolib.paper import prompts
+
+ROOT = shipped_root()
+SHIPPED = sorted(p for p in ROOT.iterdir() if p.is_dir()) if ROOT is not None else []
+pytestmark = pytest.mark.skipif(not SHIPPED, reason="no shipped artifacts in data/artifacts")
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_artifact_is_whole_and_keyed_by_its_inputs(folder):
+    meta = json.loads((folder / "meta.json").read_text())
+    assert folder.name == f"{meta['stage']}-{meta['key']}" and input_hash(meta["inputs"]) == meta["key"]
+    assert meta.get("files"), f"{folder.name} records no checksums"
+    artifacts.Artifact(meta["stage"], meta["inputs"], ROOT).verify()  # raises on a missing or changed file
+
+
+def test_the_standard_prompts_are_found_by_todays_key():
+    from emolib.model.backbones import embedded_identity
+
+    settings = profiles.settings("prompts", "standard")
+    inputs = prompts.prompt_inputs(embedded_identity("gemma3-270m"), settings, EMOTIONS, "bf16")
+    art = artifacts.artifact("prompts", inputs, root="/nonexistent-local-root")
+    assert art.path.parent == ROOT, "the standard prompt grid's key changed: bump STAGE_VERSION and recompute"
+    assert art.exists()
+
+
+def test_a_changed_file_is_refused_with_its_name(tmp_path):
+    import shutil
+
+    source = next(p for p in SHIPPED if p.name.startswith("prompts-"))
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    target = next(p for p in copy.rglob("*.csv"))
+    target.write_text(target.read_text() + "\n")
+    meta = json.loads((copy / "meta.json").read_text())
+    with pytest.raises(ValueError, match=f"corrupt: .*{target.name}"):
+        artifacts.Artifact(meta["stage"], meta["inputs"], tmp_path).verify()
