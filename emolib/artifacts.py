@@ -4,7 +4,8 @@ Layout: ``<root>/<stage>-<hash12>/`` holding the stage's files and a ``meta.json
 versions, wall time). ``<root>`` is ``$EMOLIB_ARTIFACTS`` or ``.emolib`` in the working folder.
 A stage whose folder exists is not recomputed; a stage that is interrupted leaves no folder, but may
 keep resumable progress in :attr:`Artifact.partial_dir`. Each use is appended to a usage log so the
-book can list which artifacts a build used and how long each stage took.
+book can list which artifacts a build used and how long each stage took. Computing an artifact holds
+its file lock, and a broken artifact is set aside and recomputed (:mod:`emolib.integrity`).
 
 Example:
     >>> import tempfile
@@ -26,13 +27,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from emolib.integrity import acquire_lock, set_aside, strict_mode, write_error
 
 __all__ = [
     "artifact_root",
@@ -53,6 +56,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: errors of a loader that mean the artifact's files are broken (not a bug of the caller)
+LOAD_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, KeyError, EOFError)
+#: the locks this process holds, by artifact folder
+_HELD: dict[str, Any] = {}
 
 
 def artifact_root(root: str | os.PathLike | None = None) -> Path:
@@ -173,12 +182,87 @@ class Artifact:
         return path
 
     def exists(self) -> bool:
-        """Whether the artifact is there to reuse (and its files match their checksums); ``False`` when
-        :func:`recompute_requested`."""
-        if recompute_requested() or not (self.path / "meta.json").is_file():
+        """Whether the artifact is there to reuse, its files matching their checksums; ``False`` when
+        :func:`recompute_requested`.
+
+        When it returns ``False`` this process holds the artifact's lock (another process computing it
+        is waited for, then its result reused) until :meth:`writing` ends or :meth:`release`. A broken
+        artifact is set aside and reported missing (:func:`emolib.integrity.set_aside`; strict mode raises).
+        """
+        if not recompute_requested() and self._intact(repair=False):
+            return True
+        self._lock()
+        try:
+            if not recompute_requested() and self._intact(repair=True):  # written while we waited
+                self.release()
+                return True
+        except BaseException:
+            self.release()
+            raise
+        for stale in self.root.glob(f".tmp-{self.name}-*"):  # left by a killed writer; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        return False
+
+    def reuse(self, loader: Callable[[Path], T]) -> T | None:
+        """``loader(path)`` of the reusable artifact (marked used), or ``None`` when it must be computed.
+
+        A loader error of :data:`LOAD_ERRORS` (truncated array, wrong shape, bad JSON, missing file) sets
+        the artifact aside like a checksum error; with ``None`` this process holds the lock (see :meth:`exists`).
+        """
+        if not self.exists():
+            return None
+        try:
+            result = loader(self.path)
+        except LOAD_ERRORS:
+            self._lock()
+            try:
+                result = loader(self.path)  # another process may have replaced it meanwhile
+            except LOAD_ERRORS as err:
+                try:
+                    self._set_aside(err)
+                except BaseException:
+                    self.release()
+                    raise
+                return None
+            except BaseException:
+                self.release()
+                raise
+            self.release()
+        self.mark_used()
+        return result
+
+    def release(self) -> None:
+        """Release this artifact's lock if this process holds it (a no-op otherwise)."""
+        lock = _HELD.pop(str(self.local_path), None)
+        if lock is not None:
+            lock.release(force=True)
+
+    def _lock(self) -> None:
+        if os.environ.get("RANK", "0") != "0":  # data-parallel ranks > 0 follow rank 0, which holds the lock
+            return
+        if str(self.local_path) not in _HELD:
+            _HELD[str(self.local_path)] = acquire_lock(self.root, self.name)
+
+    def _intact(self, repair: bool) -> bool:
+        """Whether the folder is complete and matches its checksums; broken ones are set aside if ``repair``."""
+        if not (self.path / "meta.json").is_file():
             return False
-        self.verify()
+        try:
+            self.verify()
+        except ValueError as err:
+            if repair:
+                self._set_aside(err)
+            return False
         return True
+
+    def _set_aside(self, err: BaseException) -> None:
+        """Rename a broken local folder aside (strict mode raises); a broken shipped one is only skipped."""
+        if self.path != self.local_path:
+            if strict_mode():
+                raise ValueError(f"broken shipped artifact {self.path}: {err} (strict mode)") from err
+            logger.warning("broken shipped artifact %s (%s): recomputing it under %s", self.path, err, self.root)
+            return
+        set_aside(self.local_path, err)
 
     def verify(self) -> None:
         """Check every file against the checksums in ``meta.json`` (artifacts written before checksums pass).
@@ -209,31 +293,46 @@ class Artifact:
 
     @contextlib.contextmanager
     def writing(self, **extra_meta: Any) -> Iterator[Path]:
-        """Yield a temporary folder; on success write ``meta.json`` and rename it into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{self.stage}-"))
+        """Yield a temporary folder; on success write ``meta.json`` and rename it into place.
+
+        Holds the artifact's lock (taken by :meth:`exists`, else here) and releases it at the end. A full
+        disk or read-only root raises ``OSError`` naming the path; nothing half-written stays.
+        """
         target = self.local_path
+        tmp: Path | None = None
         try:
-            yield tmp
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._lock()
+                tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".tmp-{self.name}-"))
+            except OSError as err:
+                raise write_error(err, self.root) from err
+            try:
+                yield tmp
+            except OSError as err:
+                if isinstance(err, FileNotFoundError) and not getattr(err, "emolib_path", None):
+                    raise  # a missing input file, not a write error
+                raise write_error(err, err.filename or tmp) from err
             seconds = time.perf_counter() - self.opened  # the computation before the block counts too
-            meta = {"stage": self.stage, "key": self.key, "inputs": _canonical(self.inputs),
-                    "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "files": file_checksums(tmp)}
-            meta.update(_canonical(extra_meta))
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-            if target.exists() and recompute_requested():  # a recomputation replaces the old folder
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                os.replace(target, old)
-                shutil.rmtree(old, ignore_errors=True)
-            if target.exists():  # a concurrent writer won; keep theirs
-                shutil.rmtree(tmp)
-            else:
+            try:
+                meta = {"stage": self.stage, "key": self.key, "inputs": _canonical(self.inputs),
+                        "versions": _versions(), "seconds": seconds, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "files": file_checksums(tmp)}
+                meta.update(_canonical(extra_meta))
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+                if target.exists():  # a recomputation (or a legacy writer) replaces the old folder
+                    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                    os.replace(target, old)
+                    shutil.rmtree(old, ignore_errors=True)
                 os.replace(tmp, target)
+            except OSError as err:
+                raise write_error(err, err.filename or target) from err
             shutil.rmtree(self.root / ".partial" / f"{self.stage}-{self.key}", ignore_errors=True)
             log_usage(self, seconds=seconds, reused=False)
         finally:
-            if tmp.exists():
+            if tmp is not None and tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+            self.release()
 
     def mark_used(self) -> None:
         """Record in the usage log that a build reused this artifact."""
@@ -288,14 +387,17 @@ def stage_timings(usage: pd.DataFrame, stages: list[str]) -> pd.DataFrame:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(err, path) from err
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
@@ -309,14 +411,17 @@ def atomic_write_csv(frame: pd.DataFrame, path: str | os.PathLike, **to_csv: Any
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
     """Save named numpy arrays as ``.npz`` atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+        os.close(fd)
         np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
         os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(err, path) from err
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 

@@ -26,10 +26,11 @@ from typing import Any
 
 import yaml
 
+from emolib.params import check_parameters
 from emolib.profiles import check_profile
 
 __all__ = ["BookBuildError", "repository_root", "chapter_files", "is_chapter_notebook", "chapter_parameters",
-           "build_book"]
+           "build_book", "tidy_executed"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,50 @@ def _code_cell_number(notebook: Path, cell_index: int) -> int:
     return sum(c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", []) for c in cells)
 
 
+def tidy_executed(notebook: Path) -> None:
+    """Make an executed chapter fit to publish, in place: no stderr output (warnings, progress bars) on any page,
+    and the parameters shown once.
+
+    Papermill adds a cell tagged ``injected-parameters`` after the chapter's ``parameters`` cell. It is tagged
+    ``remove-cell`` here; the values it set are stated in words in a note after the chapter's own (visible)
+    parameters cell, which keeps showing the defaults.
+
+    Example:
+        >>> import nbformat, tempfile
+        >>> nb = nbformat.v4.new_notebook(cells=[
+        ...     nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
+        ...     nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["injected-parameters"]}),
+        ...     nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stderr", text="w")])])
+        >>> path = Path(tempfile.mkdtemp()) / "ch.ipynb"
+        >>> nbformat.write(nb, path)
+        >>> tidy_executed(path)
+        >>> cells = nbformat.read(path, as_version=4).cells
+        >>> [c.metadata.get("tags", []) for c in cells], cells[1].source, cells[3].outputs
+        ([['parameters'], [], ['injected-parameters', 'remove-cell'], []], "This build ran with `profile = 'smoke'`.", [])
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream"
+                                                                          and o.get("name") == "stderr")]
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+            values = [line.strip() for line in cell.source.splitlines()
+                      if line.strip() and not line.lstrip().startswith("#")]
+            shown = [c for c in cells if "parameters" in c.metadata.get("tags", [])
+                     and "remove-cell" not in c.metadata.get("tags", [])]
+            if values and shown:
+                cells.append(nbformat.v4.new_markdown_cell(
+                    "This build ran with " + ", ".join(f"`{v}`" for v in values) + "."))
+        cells.append(cell)
+    nb.cells = cells
+    nbformat.write(nb, notebook)
+
+
 def _parse_value(text: Any) -> Any:
     return yaml.safe_load(text) if isinstance(text, str) else text
 
@@ -126,6 +171,20 @@ def _filtered_toc(toc: dict, keep: set[str]) -> dict:
     if "chapters" in toc:
         new["chapters"] = walk(toc["chapters"])
     return new
+
+
+#: environment variable overriding ``repository.url`` of ``_config.yml`` for one build (a fork's launch buttons)
+REPOSITORY_URL_ENV = "EMOBOOK_REPOSITORY_URL"
+
+
+def _apply_repository_override(config: Path) -> None:
+    """Set ``repository.url`` of a staged ``_config.yml`` to ``$EMOBOOK_REPOSITORY_URL`` when it is set (forks)."""
+    url = os.environ.get(REPOSITORY_URL_ENV)
+    if url:
+        settings = yaml.safe_load(config.read_text())
+        settings.setdefault("repository", {})["url"] = url
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
+        logger.info("launch buttons open %s (%s)", url, REPOSITORY_URL_ENV)
 
 
 def build_book(
@@ -156,6 +215,8 @@ def build_book(
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     sources = chapter_files(root)
     stems = [p.stem for p in sources]
+    if chapters is not None and not chapters:
+        raise ValueError(f"chapters must not be empty; valid choices: {', '.join(stems)}")
     if chapters is not None:
         unknown = [c for c in chapters if c not in stems]
         if unknown:
@@ -168,12 +229,18 @@ def build_book(
     unknown = [k for k in overrides if k not in valid]
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown!r}; valid choices: {', '.join(valid)}")
+    check_parameters(overrides)  # a bad value fails here, before any chapter runs
+    if "backbone" in overrides:
+        from emolib.model.backbones import check_backbone_name
+
+        check_backbone_name(overrides["backbone"])
 
     staging = out / "staging"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     shutil.copy(root / "_config.yml", staging / "_config.yml")
+    _apply_repository_override(staging / "_config.yml")
     keep = {p.relative_to(root).with_suffix("").as_posix() for p in sources}
     (staging / "_toc.yml").write_text(yaml.safe_dump(_filtered_toc(toc, keep), sort_keys=False))
     shutil.copytree(root / "book", staging / "book", ignore=shutil.ignore_patterns("*.ipynb", "*.md", ".*"))
@@ -187,6 +254,7 @@ def build_book(
     env_updates = {
         "EMOLIB_RUN_ID": run_id,
         "TQDM_DISABLE": "1",  # library progress bars would flood the chapters' outputs; the build shows its own
+        "PYTHONWARNINGS": "ignore",  # warnings name the build machine's paths; they are for developers, not pages
         "EMOLIB_BUILD_DIR": str(staging),
         "EMOLIB_ARTIFACTS": str(Path(os.environ.get("EMOLIB_ARTIFACTS", root / ".emolib")).resolve()),
         "EMOLIB_DATA": os.environ.get("EMOLIB_DATA", str(root / "data")),
@@ -215,6 +283,7 @@ def build_book(
                     f"Cell source:\n{err.source}\nExecuted notebook: {target}"
                 ) from None
             seconds = time.perf_counter() - start
+            tidy_executed(target)
             timings.append({"chapter": path.stem, "seconds": round(seconds, 2), "parameters": params})
             logger.info("executed %s in %.1f s", path.stem, seconds)
             (staging / "timings.json").write_text(json.dumps({"run": run_id, "profile": profile, "chapters": timings}, indent=2))
@@ -237,6 +306,9 @@ def build_book(
         shutil.rmtree(html)
     shutil.move(str(built), str(html))
     shutil.rmtree(out / "_build", ignore_errors=True)
+    from emolib.downloads import add_downloads
+
+    add_downloads(html)  # a CSV link under every table, a PNG link under every figure
     return html
 
 

@@ -11,13 +11,17 @@ Examples::
     emolib train --backbone smollm2-135m --profile quick --emotions joy,grief --seeds 1 2 --out results/
 
 Lists accept both spaces and commas (``--seeds 1 2`` or ``--seeds 1,2``). Errors are one line on
-stderr with exit code 2.
+stderr with exit code 2 (3 when another process holds an artifact's lock and ``--no-wait`` was given).
+``--strict`` stops at a broken artifact instead of setting it aside and recomputing it (``EMOLIB_STRICT=1``);
+``--no-wait`` fails at once instead of waiting for another process computing the same artifact
+(``EMOLIB_LOCK_TIMEOUT=0``). Both are passed on to the chapters ``emolib book`` executes.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -43,9 +47,36 @@ def _seeds(values: list[str] | None) -> list[int] | None:
     if items is None:
         return None
     try:
-        return [int(v) for v in items]
+        [int(v) for v in items]
     except ValueError:
         raise ValueError(f"seeds must be integers, got {', '.join(items)!r}") from None
+    from emolib.params import seed_list
+
+    return seed_list(items, "--seeds")
+
+
+def _listed(values: list[str] | None, option: str) -> list[str] | None:
+    """:func:`split_list`, refusing an empty list (``--emotions ,``) with a message naming the option."""
+    items = split_list(values)
+    if items is not None and not items:
+        raise ValueError(f"{option} must not be empty (got {' '.join(values or [])!r}); give at least one name")
+    return items
+
+
+def _check_options(options: dict) -> None:
+    """Validate the given (non-None) options with :mod:`emolib.params`, naming the CLI option on error."""
+    from emolib.params import check_parameter
+
+    for name, value in options.items():
+        if value is not None and name != "seeds":
+            try:
+                check_parameter(name, value)
+                if name == "backbone":
+                    from emolib.model.backbones import check_backbone_name
+
+                    check_backbone_name(value)
+            except ValueError as err:
+                raise ValueError(f"--{name.replace('_', '-')}: {err}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="emolib", description="emobook: emotion concepts in language models")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at a broken artifact instead of setting it aside and recomputing (EMOLIB_STRICT=1)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="fail at once when another process computes the same artifact (EMOLIB_LOCK_TIMEOUT=0)")
     sub = parser.add_subparsers(dest="command", required=True)
     device_help = "auto (CUDA when available, else CPU; default), cpu, cuda or cuda:N"
 
@@ -93,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.strict:
+        os.environ["EMOLIB_STRICT"] = "1"
+    if args.no_wait:
+        os.environ["EMOLIB_LOCK_TIMEOUT"] = "0"
+    from emolib.integrity import ArtifactBusyError
+
     try:
         if args.command == "book":
             from emolib.book import build_book
@@ -100,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             parameters = dict(args.parameter)
             if args.device is not None:
                 parameters["device"] = args.device
-            html = build_book(profile=args.profile, parameters=parameters, chapters=split_list(args.chapters),
-                              out=args.out)
+            _check_options({"device": args.device})
+            html = build_book(profile=args.profile, parameters=parameters,
+                              chapters=_listed(args.chapters, "--chapters"), out=args.out)
             print(f"book built: {html / 'index.html'}")
         elif args.command == "reproduce":
             from emolib.reproduce import reproduce
@@ -109,15 +151,23 @@ def main(argv: list[str] | None = None) -> int:
             options = {"backbone": args.backbone, "profile": args.profile, "bootstrap_seed": args.bootstrap_seed,
                        "sample_seed": args.sample_seed, "seeds": _seeds(args.seeds), "device": args.device,
                        "permutations": args.permutations, "seed": args.seed}
+            from emolib.reproduce import TARGETS
+
+            _check_options({k: v for k, v in options.items() if k in TARGETS[args.what].options})
             for path in reproduce(args.what, args.out, **options):
                 print(path)
         elif args.command == "train":
             from emolib.reproduce import train_grid
 
+            emotions, seeds = _listed(args.emotions, "--emotions"), _seeds(args.seeds)
+            _check_options({"backbone": args.backbone, "device": args.device, "emotions": emotions})
             for path in train_grid(args.out, backbone=args.backbone, profile=args.profile,
-                                   emotions=split_list(args.emotions), seeds=_seeds(args.seeds), device=args.device):
+                                   emotions=emotions, seeds=seeds, device=args.device):
                 print(path)
-    except (ValueError, FileNotFoundError, TypeError) as err:
+    except ArtifactBusyError as err:
+        print(f"emolib: error: {err}", file=sys.stderr)
+        return 3
+    except (ValueError, OSError, TypeError) as err:  # OSError: a full disk or read-only folder, named
         print(f"emolib: error: {err}", file=sys.stderr)
         return 2
     return 0

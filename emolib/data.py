@@ -362,3 +362,25 @@ def template_counts() -> dict[str, int]:
         {'03292024': 14, '03302024': 30, '0330b2024': 254}
     """
     return {version: len(load_templates(version)) for version in _TEMPLATE_VERSIONS}
+
+
+def paper_numbers() -> pd.DataFrame:
+    """The original's published or stated numbers that the book sets beside its own (``data/paper_numbers.csv``).
+
+    Every row names its source: a section of the method notes of Li et al. (2023) or a released file. Result
+    values the method notes leave out (searchlight counts, rho per k) are not in the table.
+
+    Returns:
+        Indexed by ``key``; columns ``quantity``, ``paper`` (float), ``source``, ``chapter``.
+
+    Example:
+        >>> int(paper_numbers().loc["searchlight_tests", "paper"])
+        516096
+    """
+    table = pd.read_csv(data_path("paper_numbers.csv"), dtype={"paper": float}).set_index("key")
+    if table.index.duplicated().any():
+        raise ValueError(f"duplicate keys in paper_numbers.csv: {sorted(table.index[table.index.duplicated()])}")
+    return table
+
+
+__all__ += ["paper_numbers"]

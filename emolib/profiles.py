@@ -6,7 +6,8 @@ A profile sizes a whole run and means the same thing in every stage:
 - ``quick``: CPU minutes on the embedded backbone (all 27 emotions, one seed, subsampled tasks);
 - ``standard``: prompts that learn on a causal LM within hours of a 2-core CPU (27 emotions x 3 seeds,
   the prompt after the comment, a shared instruction initialisation, bf16), and a masked evaluation
-  that can see a drop (2 seeds, 3 k, 5 random draws per k); the embedded model's shipped results;
+  that can see a drop (seed 1 of each emotion, 40 dev examples, 3 k, 5 random draws per k; the null
+  control at the k nearest the paper's 4000); the embedded model's shipped results;
 - ``paper``: the original protocol (12 seeds, full tasks, every k); meant for a GPU.
 
 Each stage's settings are a frozen dataclass (:data:`STAGES`); :func:`settings` returns a stage's
@@ -16,7 +17,7 @@ unknown profile or field is a ``ValueError`` naming the valid choices).
 Example:
     >>> settings("masking", "quick", n_draws=3).n_draws
     3
-    >>> settings("human", "smoke").n_boot == settings("human", "smoke").n_boot
+    >>> settings("masking", "standard").null_k_values == (4000 / PAPER_UNITS,)
     True
     >>> settings("prompts", "fast")
     Traceback (most recent call last):
@@ -143,6 +144,7 @@ class MaskingSettings:
     seeds: tuple[int, ...] | None = None  # prompt seeds evaluated under the masks (None: every trained seed)
     dev_size: int | None = None  # dev examples per prompt under the masks (None: the prompt settings')
     null_seeds: tuple[int, ...] | None = None  # seeds of the null-prompt control's masked evaluation (None: seeds)
+    null_k_values: tuple[float, ...] | None = None  # mask sizes of the null control's masked evaluation (None: k_values)
     n_perm: int = 2000  # permutations of the masking tests (sign flips over prompts; weights over attributes)
 
     def __post_init__(self) -> None:
@@ -163,6 +165,10 @@ class MaskingSettings:
             values = getattr(self, name)
             _require(values is None or (len(values) > 0 and len(set(values)) == len(values)),
                      f"{name} must be None or a non-empty list without repeats, got {values!r}")
+        extra = sorted(set(self.null_k_values or ()) - set(self.k_values))
+        _require(self.null_k_values is None or (len(self.null_k_values) > 0 and not extra),
+                 f"null_k_values {list(self.null_k_values or ())} must be a non-empty subset of k_values "
+                 f"{list(self.k_values)}")
 
 
 @dataclass(frozen=True)
@@ -263,8 +269,8 @@ _TABLE: dict[tuple[str, str], Any] = {
     ("masking", "smoke"): MaskingSettings(k_values=(0.1,), n_draws=2, paper_random=False, splits=("dev",),
                                           batch_size=32),
     ("masking", "standard"): MaskingSettings(k_values=tuple(k / PAPER_UNITS for k in (1500, 4000, 6000)), n_draws=5,
-                                             paper_random=False, splits=("dev",), seeds=(1, 2), dev_size=40,
-                                             null_seeds=(1,)),
+                                             paper_random=False, splits=("dev",), seeds=(1,), dev_size=40,
+                                             null_seeds=(1,), null_k_values=(4000 / PAPER_UNITS,)),
     ("searchlight", "smoke"): SearchlightSettings(permutations=49),
     ("searchlight", "quick"): SearchlightSettings(permutations=200),
     ("searchlight", "standard"): SearchlightSettings(permutations=1000),
@@ -322,7 +328,7 @@ def _numbers(values: list, name: str, kind: type) -> tuple:
 
 
 #: Tuple fields holding numbers, and their type (lists given as strings are parsed).
-_NUMBER_LISTS = {"seeds": int, "k_values": float, "alphas": float, "null_seeds": int}
+_NUMBER_LISTS = {"seeds": int, "k_values": float, "alphas": float, "null_seeds": int, "null_k_values": float}
 
 
 def check_profile(profile: str) -> str:

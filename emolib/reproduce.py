@@ -90,19 +90,23 @@ def released_searchlight(
               "targets": hashlib.sha256(pd.util.hash_pandas_object(targets).to_numpy().tobytes()
                                         + "|".join(map(str, targets.columns)).encode()).hexdigest()[:16]}
     art = artifact("searchlight-released", inputs, root=root)
-    if art.exists():
-        art.mark_used()
-        return load_searchlight(art.path)
-    acts = released.activations(order=PAPER_ORDER)  # float32 [27, 12, 36864]
-    if emulate_r:
-        values = rcompat.parse_float32_as_r(acts.values)  # the doubles fread parsed from the CSVs
-    else:
-        import numpy as np
+    cached = art.reuse(load_searchlight)
+    if cached is not None:
+        return cached
+    try:
+        acts = released.activations(order=PAPER_ORDER)  # float32 [27, 12, 36864]
+        if emulate_r:
+            values = rcompat.parse_float32_as_r(acts.values)  # the doubles fread parsed from the CSVs
+        else:
+            import numpy as np
 
-        values = np.asarray(acts.values.astype(str), dtype=np.float64)  # correctly rounded CSV values
-    rdms = rsa.unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
-    result = rsa.searchlight(rdms, targets, acts.units_per_layer, device=str(resolve_device(device)),
-                             permutations=permutations, seed=seed)
+            values = np.asarray(acts.values.astype(str), dtype=np.float64)  # correctly rounded CSV values
+        rdms = rsa.unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
+        result = rsa.searchlight(rdms, targets, acts.units_per_layer, device=str(resolve_device(device)),
+                                 permutations=permutations, seed=seed)
+    except BaseException:
+        art.release()
+        raise
     with art.writing(n_units=rdms.shape[1]) as folder:
         save_searchlight(result, folder)
     return result

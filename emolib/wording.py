@@ -9,7 +9,9 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "beats_control", "rho_sentence"]
+__all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "beats_control", "rho_sentence", "format_p",
+           "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
+           "random_floor_sentence", "decoding_sentence", "leak_sentence"]
 
 #: Mean dev accuracy below which a backbone's prompts count as close to chance.
 CHANCE_THRESHOLD = 0.6
@@ -67,3 +69,142 @@ def rho_sentence(rho: float, low: float, high: float, p: float, null: float, alp
     if low > 0:
         return "The correlation is positive: the damage runs against the paper's claim."
     return "The interval includes zero: this backbone cannot tell whether the damage follows the human weights."
+
+
+def format_p(p: float, floor: float = 1e-4) -> str:
+    """A p value as text, with a bound below ``floor`` instead of ``0.0000``.
+
+    Example:
+        >>> format_p(0.0), format_p(0.0312), format_p(3e-7, floor=1e-3)
+        ('p < 0.0001', 'p = 0.031', 'p < 0.001')
+    """
+    if p < floor:
+        return f"p < {floor:g}"
+    return f"p = {p:.3f}" if p >= 0.001 else f"p = {p:.1e}"
+
+
+def count_sentence(n: int, total: int, what: str, fails: str) -> str:
+    """``n`` of ``total`` items have a property; the rest, named by ``fails``, fail it, as a sentence.
+
+    Example:
+        >>> count_sentence(7, 14, "attribute masks hurt more than random ones", "are not worse than random")
+        '7 of 14 attribute masks hurt more than random ones; the other 7 are not worse than random.'
+        >>> count_sentence(14, 14, "attributes are reliable", "are not")
+        'All 14 attributes are reliable.'
+    """
+    if n == total:
+        return f"All {total:,} {what}."
+    if n == 0:
+        return f"None of the {total:,} {what.split(' ', 1)[1] if ' ' in what else what}: all {fails}."
+    return f"{n:,} of {total:,} {what}; the other {total - n:,} {fails}."
+
+
+def equal_sentence(max_difference: float, what: str, tolerance: float = 1e-9) -> str:
+    """Whether a recomputation equals a released file, as a sentence.
+
+    Example:
+        >>> equal_sentence(0.0, "The eight rating attributes")
+        'The eight rating attributes equal the released file exactly.'
+        >>> equal_sentence(3e-14, "The appraisal attributes")
+        'The appraisal attributes equal the released file up to float noise (max difference 3.0e-14).'
+        >>> equal_sentence(0.14, "The appraisal attributes")
+        'The appraisal attributes differ from the released file (max difference 0.14).'
+    """
+    if max_difference == 0:
+        return f"{what} equal the released file exactly."
+    if max_difference < tolerance:
+        return f"{what} equal the released file up to float noise (max difference {max_difference:.1e})."
+    return f"{what} differ from the released file (max difference {max_difference:.2g})."
+
+
+def confound_sentence(rule_accuracy: float, transfer: float, threshold: float = 0.7) -> str:
+    """What a valence rule and a valence probe reaching the arousal labels say about the arousal set.
+
+    Example:
+        >>> confound_sentence(0.569, 0.544)
+        'Valence explains little of the arousal labels: the arousal set is not a disguised valence set.'
+        >>> confound_sentence(0.9, 0.8)
+        'Valence predicts most arousal labels: an arousal probe can pass by reading valence.'
+    """
+    if rule_accuracy >= threshold or transfer >= threshold:
+        return "Valence predicts most arousal labels: an arousal probe can pass by reading valence."
+    return "Valence explains little of the arousal labels: the arousal set is not a disguised valence set."
+
+
+def lexical_sentence(probe: float, lexical: float, margin: float = 0.02) -> str:
+    """The in-context probe's held-out-adjective accuracy read against the lexical baseline.
+
+    Example:
+        >>> lexical_sentence(0.71, 0.70)
+        "The probe does no better than the adjective's own sentiment plus the negation flag (0.710 against 0.700): it shows no inference about the character."
+        >>> lexical_sentence(0.85, 0.70)
+        "The probe beats the adjective's own sentiment plus the negation flag (0.850 against 0.700): the context adds to the word."
+    """
+    if probe - lexical > margin:
+        return (f"The probe beats the adjective's own sentiment plus the negation flag ({probe:.3f} against "
+                f"{lexical:.3f}): the context adds to the word.")
+    return (f"The probe does no better than the adjective's own sentiment plus the negation flag ({probe:.3f} "
+            f"against {lexical:.3f}): it shows no inference about the character.")
+
+
+def baseline_sentence(paper_n: int, pooled_n: int, total: int) -> str:
+    """How many attribute masks hurt more than random under the paper's and the pooled baseline.
+
+    Example:
+        >>> print(baseline_sentence(8, 7, 14))
+        Against the pooled random baseline 7 of 14 attribute masks hurt more than random ones (8 against the paper's single draws); the other 7 are not worse than random units.
+    """
+    return (f"Against the pooled random baseline {pooled_n} of {total} attribute masks hurt more than random ones "
+            f"({paper_n} against the paper's single draws); the other {total - pooled_n} are not worse than random "
+            "units.")
+
+
+def random_floor_sentence(direction: str, p_random: float, n_random: int) -> str:
+    """A steering direction's ``p_random`` read against its floor 1 / (1 + ``n_random``).
+
+    Example:
+        >>> random_floor_sentence("emotion PC1", 1 / 21, 20)
+        'The emotion PC1 direction shifts the read-out more than all 20 random directions (p_random = 0.048, the smallest value 20 draws allow).'
+        >>> random_floor_sentence("emotion PC1", 0.4, 20)
+        'The emotion PC1 direction shifts the read-out no more than random directions do (p_random = 0.400 with 20 draws).'
+    """
+    direction = f"The {direction} direction"
+    floor = 1 / (1 + n_random)
+    if p_random <= floor + 1e-12:
+        return (f"{direction} shifts the read-out more than all {n_random} random directions (p_random = "
+                f"{p_random:.3f}, the smallest value {n_random} draws allow).")
+    if p_random < 0.05:
+        return (f"{direction} shifts the read-out more than most random directions (p_random = {p_random:.3f} with "
+                f"{n_random} draws).")
+    return (f"{direction} shifts the read-out no more than random directions do (p_random = {p_random:.3f} with "
+            f"{n_random} draws).")
+
+
+def decoding_sentence(accuracy: float, chance: float = 0.5, margin: float = 0.05) -> str:
+    """Whether a probe's accuracy on held-out words clears chance by ``margin``, as a sentence.
+
+    Example:
+        >>> decoding_sentence(0.81)
+        'Valence is linearly decodable for adjectives the probe never saw (0.810, chance 0.50).'
+        >>> decoding_sentence(0.52)
+        'Valence is not decodable above chance for adjectives the probe never saw (0.520, chance 0.50).'
+    """
+    if accuracy >= chance + margin:
+        return f"Valence is linearly decodable for adjectives the probe never saw ({accuracy:.3f}, chance {chance:.2f})."
+    return (f"Valence is not decodable above chance for adjectives the probe never saw ({accuracy:.3f}, chance "
+            f"{chance:.2f}).")
+
+
+def leak_sentence(faithful: float, rigorous: float, margin: float = 0.02) -> str:
+    """What Emo_LLM's leaking split adds over the rigorous one, as a sentence.
+
+    Example:
+        >>> leak_sentence(0.95, 0.80)
+        "Emo_LLM's leaking split overstates it: 0.950 against 0.800 with whole families held out."
+        >>> leak_sentence(0.80, 0.80)
+        "Emo_LLM's leaking split gives about the same (0.800 against 0.800 with whole families held out)."
+    """
+    if faithful - rigorous > margin:
+        return f"Emo_LLM's leaking split overstates it: {faithful:.3f} against {rigorous:.3f} with whole families held out."
+    return (f"Emo_LLM's leaking split gives about the same ({faithful:.3f} against {rigorous:.3f} with whole families "
+            "held out).")

@@ -24,3 +24,17 @@ def _artifact_root(tmp_path_factory):
         os.environ.pop("EMOLIB_ARTIFACTS", None)
     else:
         os.environ["EMOLIB_ARTIFACTS"] = old
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, _artifact_root):
+    """The whole book built once per session in the smoke profile on tiny-llama; the build folder (``html/``,
+    ``staging/``), shared by the smoke-build test and the browser test."""
+    from pathlib import Path
+
+    from emolib import book
+
+    out = tmp_path_factory.mktemp("smoke-book")
+    book.build_book(profile="smoke", parameters={"backbone": "tiny-llama", "device": "cpu"}, out=out,
+                    root=Path(__file__).resolve().parent.parent)
+    return out

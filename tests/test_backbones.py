@@ -1,4 +1,5 @@
 import contextlib
+import os
 
 import pytest
 import torch
@@ -153,3 +154,24 @@ def test_embedded_backbone_is_the_real_smollm2():
     answer = bb.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
     assert "Paris" in answer
     assert bb.token_id(" positive") != bb.token_id(" negative")
+
+
+def test_a_hub_id_fails_fast_offline_without_the_offline_variables(tmp_path):
+    """Users of a pip-installed emolib lack the Makefile's HF_*_OFFLINE exports: no hang, the same message."""
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
+    env["HF_ENDPOINT"] = "http://10.255.255.1:9"  # unroutable: every connection attempt hangs until its timeout
+    env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache
+    code = ("import time; from emolib.model.backbones import load_backbone\n"
+            "t = time.perf_counter()\n"
+            "try:\n    load_backbone('someorg/not-a-local-model', device='cpu')\n"
+            "except ValueError as err:\n    print(round(time.perf_counter() - t, 2)); print(err)\n")
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120).stdout
+    seconds, message = out.split("\n", 1)
+    assert float(seconds) < 8, seconds
+    assert "cannot load backbone 'someorg/not-a-local-model'" in message and "Offline, pass a local folder" in message
+    assert time.perf_counter() - start < 60

@@ -38,3 +38,22 @@ def test_null_control_runs_the_same_pipeline(run):
     assert list(result.manipulation.baselines) == list(run.manipulation.baselines)
     with pytest.raises(ValueError, match="needs the run's backbone"):
         control.null_control(type(run)(**{**run.__dict__, "loaded": None}))
+
+
+def test_null_control_masks_only_its_own_k_values(tmp_path):
+    run2 = pipeline.run_paper("tiny-llama", "smoke", device="cpu", progress=False, root=tmp_path,
+                              k_values=[0.05, 0.1], null_k_values=[0.1],
+                              prompt_overrides={"train_size": 4, "dev_size": 4, "test_size": 2, "epochs": 1})
+    assert run2.mask_index["k"].nunique() == 2
+    result = control.null_control(run2, root=tmp_path)
+    assert result.mask_index["k"].nunique() == 1
+    assert result.mask_index["k"].iloc[0] == run2.mask_index["k"].max()
+    table = control.correlation_table(run2, result)
+    assert table[("null", "mean_rho")].notna().sum() == 1 and table[("trained", "mean_rho")].notna().sum() == 2
+
+
+def test_null_k_values_must_be_among_the_k_values():
+    from emolib import profiles
+
+    with pytest.raises(ValueError, match="null_k_values .* subset of k_values"):
+        profiles.settings("masking", "smoke", k_values=[0.05, 0.1], null_k_values=[0.2])

@@ -17,8 +17,10 @@ def _close_figures():
 def test_attribute_rdm_panels_are_titled_by_attribute():
     rdms = pd.DataFrame(np.random.default_rng(0).random((351, 14)), columns=list(ATTRIBUTES))
     fig = plots_human.attribute_rdms_figure(rdms)
-    assert [ax.get_title() for ax in fig.axes] == list(ATTRIBUTES)
+    assert [ax.get_title() for ax in fig.axes[:14]] == list(ATTRIBUTES)
     assert fig.axes[3].images[0].get_array().shape == (27, 27)
+    assert "distance rank" in fig.axes[14].get_ylabel()  # one colour bar for all 14 panels
+    assert min(t.get_fontsize() for t in fig.axes[0].get_yticklabels()) >= 6  # readable emotion labels
 
 
 def test_scores_heatmap_rescales_each_attribute_within_three_groups():

@@ -47,7 +47,9 @@ def test_drop_figures_have_one_mark_per_attribute_or_emotion_and_baseline(tables
 
 def test_random_damage_figures_show_every_draw(tables):
     t, _ = tables
-    assert len(plots_masking.random_damage(t.damage).axes[0].lines) == 14
+    ax = plots_masking.random_damage(t.damage).axes[0]
+    assert len(ax.collections[0].get_offsets()) == len(t.damage)  # one dot per draw and k
+    assert len(ax.lines) == 1  # only the median; no line joins independent draws
     fig = plots_masking.damage_heatmap(t.damage)
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (14, 9)  # draws x k (the random masks have k = 500 ... 6000)

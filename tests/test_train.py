@@ -178,3 +178,48 @@ def test_data_parallel_two_processes_equals_one(roberta, tmp_path):
                         lr=0.05, dropout=False, micro_batch=2, progress=False)
     torch.testing.assert_close(parallel["final"], single.final, atol=2e-5, rtol=1e-4)
     np.testing.assert_array_equal(parallel["best_dev"], single.best_dev)
+
+
+class _Payload:
+    """A pickled object whose unpickling would run code (create the marker file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_the_resume_folder_is_refused_and_never_runs(roberta, tmp_path):
+    from emolib.integrity import UnsafeFileError
+
+    scorer = roberta
+    train, dev = _data(scorer), _data(scorer, (4, 4, 4), split="test")
+    marker = tmp_path / "payload-ran"
+    state = tmp_path / "state"
+    state.mkdir()
+    torch.save({"bank": torch.zeros(1), "epoch": 1, "evil": _Payload(marker)}, state / "epoch-1.pt")
+    with pytest.raises(UnsafeFileError, match=r"refusing to load .*epoch-1\.pt.*pickled Python objects.*GLOBAL"):
+        train_bank(scorer, _init(3, 4, scorer.hidden_size), train, dev, epochs=1, state_dir=state, progress=False)
+    assert not marker.exists()  # nothing of the payload ran
+    assert (state / "epoch-1.pt").is_file()  # and it is left for the user to inspect
+
+
+def test_a_torn_resume_state_is_set_aside_and_training_restarts(roberta, tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("EMOLIB_STRICT", raising=False)
+    scorer = roberta
+    train, dev = _data(scorer), _data(scorer, (4, 4, 4), split="test")
+    init = _init(3, 4, scorer.hidden_size, seed=2)
+    kw = dict(epochs=1, batch_size=2, lr=0.05, micro_batch=4, progress=False, seed=5)
+    full = train_bank(scorer, init, train, dev, **kw)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "epoch-1.pt").write_bytes(b"PK\x03\x04 torn by a kill")
+    with caplog.at_level("WARNING"):
+        resumed = train_bank(scorer, init, train, dev, state_dir=state, **kw)
+    torch.testing.assert_close(resumed.final, full.final, atol=0, rtol=0)  # recomputed from scratch
+    assert len(list(state.glob("epoch-1.pt.corrupt-*"))) == 1 and "set aside" in caplog.text
+    (state / "epoch-1.pt").write_bytes(b"torn again")
+    monkeypatch.setenv("EMOLIB_STRICT", "1")
+    with pytest.raises(ValueError, match=r"broken artifact .*epoch-1\.pt.*corrupt torch file.*strict"):
+        train_bank(scorer, init, train, dev, state_dir=state, **kw)

@@ -243,14 +243,24 @@ def knn_predict(train: np.ndarray, y: np.ndarray, query: np.ndarray, k: int = 5)
     return KNeighborsClassifier(n_neighbors=k).fit(train, y).predict(query)
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a t confidence interval across repeats (NaN interval for fewer than 2 values)."""
+def mean_ci(values: Sequence[float], level: float = 0.95,
+            bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """Mean and a t confidence interval across repeats (NaN interval for fewer than 2 values), clipped to
+    ``bounds`` (accuracies: (0, 1), so that an interval from few repeats never passes 1).
+
+    Example:
+        >>> mean_ci([0.9, 1.0, 1.0], bounds=(0.0, 1.0))[2]
+        1.0
+    """
     v = np.asarray(values, dtype=float)
     mean = float(v.mean())
     if len(v) < 2 or np.all(v == v[0]):
         return (mean, np.nan, np.nan) if len(v) < 2 else (mean, mean, mean)
     half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, float(low), float(high)
 
 
 class ValenceProbe:
@@ -395,8 +405,8 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
 
 
 def summarise(results: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Mean accuracy and t CI across repeats: ``scale, experiment, variant, features, layer, accuracy,
-    ci_low, ci_high`` (the columns of ``probe_results.csv``)."""
+    """Mean accuracy and t CI across repeats, clipped to [0, 1]: ``scale, experiment, variant, features, layer,
+    accuracy, ci_low, ci_high`` (the columns of ``probe_results.csv``)."""
     keys = ["scale", "experiment", "variant", "features", "layer"]
-    rows = [(*k, *mean_ci(g["accuracy"], level)) for k, g in results.groupby(keys, sort=False)]
+    rows = [(*k, *mean_ci(g["accuracy"], level, bounds=(0.0, 1.0))) for k, g in results.groupby(keys, sort=False)]
     return pd.DataFrame(rows, columns=keys + ["accuracy", "ci_low", "ci_high"])

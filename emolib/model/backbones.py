@@ -44,7 +44,8 @@ from torch import nn
 from emolib.device import resolve_device
 
 __all__ = ["Site", "Backbone", "EMBEDDED", "FAMILIES", "SUPPORTED_FAMILIES", "DEFAULT_BACKBONE", "cache_dir",
-           "load_backbone", "embedded_identity", "find_sites", "tiny_backbone"]
+           "load_backbone", "embedded_identity", "find_sites", "tiny_backbone", "hub_reachable",
+           "check_backbone_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -418,21 +419,71 @@ def tiny_backbone(family: str = "roberta", seed: int = 0, n_layers: int = 2, hid
     return backbone
 
 
+_REACHABLE: dict[str, bool] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub (``$HF_ENDPOINT``, default huggingface.co) answers a TCP connection in ``timeout`` s.
+
+    ``False`` at once when ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set. The probe (DNS included)
+    runs in a daemon thread, so a machine without network never hangs; the answer is kept per process.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    if host not in _REACHABLE:
+        answer: list[bool] = []
+
+        def probe() -> None:
+            try:
+                socket.create_connection((host, port), timeout=timeout).close()
+                answer.append(True)
+            except OSError:
+                answer.append(False)
+
+        thread = threading.Thread(target=probe, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        _REACHABLE[host] = bool(answer and answer[0])
+        if not _REACHABLE[host]:
+            logger.info("model hub %s:%d not reachable within %.0f s: loading from the local cache only", host, port, timeout)
+    return _REACHABLE[host]
+
+
+def check_backbone_name(name: str) -> str:
+    """``name`` if it can name a backbone (a ``tiny-`` name must be of a supported family); else ``ValueError``.
+
+    Example:
+        >>> check_backbone_name("tiny-bart")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown tiny backbone 'tiny-bart'; valid choices: tiny-roberta, tiny-bert, tiny-gpt2, tiny-llama
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"backbone must be a backbone name, folder or hub id, got {name!r}")
+    if name.startswith("tiny-") and name.removeprefix("tiny-") not in SUPPORTED_FAMILIES:
+        raise ValueError(f"unknown tiny backbone {name!r}; valid choices: "
+                         + ", ".join(f"tiny-{f}" for f in SUPPORTED_FAMILIES))
+    return name
+
+
 def _load_by_name(name: str, kind: Kind | None, dtype: torch.dtype | None) -> Backbone:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     if name.startswith("tiny-"):
-        family = name.removeprefix("tiny-")
-        if family not in SUPPORTED_FAMILIES:
-            raise ValueError(f"unknown tiny backbone {name!r}; valid choices: "
-                             + ", ".join(f"tiny-{f}" for f in SUPPORTED_FAMILIES))
-        return tiny_backbone(family)
+        return tiny_backbone(check_backbone_name(name).removeprefix("tiny-"))
     path: str | Path = name
     revision = None
     if name in EMBEDDED:
         path, revision = _embedded_path(name)
+    local = {} if Path(path).is_dir() or hub_reachable() else {"local_files_only": True}  # offline: the cache only
     try:
-        config = AutoConfig.from_pretrained(path)
+        config = AutoConfig.from_pretrained(path, **local)
     except (OSError, ValueError) as err:
         raise ValueError(
             f"cannot load backbone {name!r}: not an embedded backbone ({', '.join(EMBEDDED)}), "
@@ -442,8 +493,8 @@ def _load_by_name(name: str, kind: Kind | None, dtype: torch.dtype | None) -> Ba
     if kind is None:
         kind = "masked" if config.model_type in ("roberta", "bert") else "causal"
     loader = AutoModelForMaskedLM if kind == "masked" else AutoModelForCausalLM
-    model = loader.from_pretrained(path, **({"dtype": dtype} if dtype is not None else {}))
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = loader.from_pretrained(path, **local, **({"dtype": dtype} if dtype is not None else {}))
+    tokenizer = AutoTokenizer.from_pretrained(path, **local)
     family, sites = find_sites(model)
     revision = revision or getattr(config, "_commit_hash", None)
     return Backbone(model, tokenizer, name, kind, family, sites, revision)

@@ -84,7 +84,8 @@ def null_control(run, backbone: Backbone | None = None, root: str | Path | None 
                  progress: bool = False) -> NullControl:
     """The null-prompt control of a :class:`~emolib.paper.pipeline.PaperRun` with the same settings (cached).
 
-    The masked evaluation runs on ``run.masking.null_seeds`` (default: the run's masked seeds), on dev.
+    The masked evaluation runs on ``run.masking.null_seeds`` (default: the run's masked seeds), on dev, at
+    ``run.masking.null_k_values`` (default: the run's mask sizes).
     """
     from emolib.paper import pipeline
 
@@ -100,9 +101,10 @@ def null_control(run, backbone: Backbone | None = None, root: str | Path | None 
     result = pipeline.run_searchlight(acts, null_store.index, bb.units_per_layer, root, run.emotions,
                                       null.n_permutations if null is not None else 0, null.seed if null is not None else 0,
                                       pipeline.activation_inputs(bb, null_store))
-    masks, mask_index = pipeline.build_masks(result, bb.n_units, run.masking)
     seeds = run.masking.null_seeds or run.masking.seeds
-    masking = profiles.settings("masking", run.masking, seeds=seeds, splits=["dev"])
+    masking = profiles.settings("masking", run.masking, seeds=seeds, splits=["dev"],
+                                k_values=run.masking.null_k_values or run.masking.k_values, null_k_values=None)
+    masks, mask_index = pipeline.build_masks(result, bb.n_units, masking)
     accuracy = pipeline.run_masking(bb, null_store, masks, mask_index, masking, scorer, root, progress)
     table = accuracy["dev"]
     unmasked = table[table["condition"] == "none"][["emotion", "seed", "accuracy"]].reset_index(drop=True)

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from emolib import profiles
 from emolib.artifacts import artifact, atomic_write_csv
+from emolib.integrity import set_aside
 from emolib.device import autocast, resolve_precision
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.model.hooks import mask_units
@@ -117,6 +118,21 @@ def _masks_key(masks: torch.Tensor) -> str:
     return hashlib.sha256(np.packbits(masks.cpu().numpy(), axis=-1).tobytes()).hexdigest()[:16]
 
 
+_TABLE_COLUMNS = ["emotion", "seed", "split", "condition", "attribute", "k", "draw", "accuracy", "n"]
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A masked-accuracy CSV (final or per prompt); ``ValueError`` naming the file if it is unreadable."""
+    try:
+        frame = pd.read_csv(path, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"unreadable masked-accuracy table {path}: {err}") from err
+    missing = [c for c in _TABLE_COLUMNS if c not in frame.columns]
+    if missing or frame.empty:
+        raise ValueError(f"masked-accuracy table {path} lacks columns {missing} or rows; expected {_TABLE_COLUMNS}")
+    return frame
+
+
 def masked_accuracy(
     backbone: Backbone | str, store, masks: torch.Tensor, index: pd.DataFrame, *, split: str = "dev",
     profile=None, scorer=None, accuracy: str = "exact", batch_size: int = 64, device: str | torch.device | None = "auto",
@@ -160,9 +176,9 @@ def masked_accuracy(
               "masks": _masks_key(all_masks), "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy,
               "version": STAGE_VERSION, "profile": profiles.key_dict(profile)}
     art = artifact("masked-eval", inputs, root=root)
-    if art.exists():
-        art.mark_used()
-        return pd.read_csv(art.path / "accuracy.csv", keep_default_na=False)
+    cached = art.reuse(lambda path: _read_table(path / "accuracy.csv"))
+    if cached is not None:
+        return cached
     frames, done = [], 0
     rows = list(store.index[["emotion", "seed"]].itertuples(index=False))
     with art.writing(n_prompts=len(rows), n_masks=len(all_masks)) as folder:
@@ -171,8 +187,11 @@ def masked_accuracy(
         for i, (emotion, seed) in enumerate(bar):
             part = art.partial_dir / f"{emotion}-{seed}.csv"
             if part.exists():  # finished before an interruption
-                frames.append(pd.read_csv(part, keep_default_na=False))
-                continue
+                try:
+                    frames.append(_read_table(part))
+                    continue
+                except ValueError as err:
+                    set_aside(part, err)  # strict mode raises
             task = prompts.task_split(emotion, int(seed), split, profile)
             texts, y = task["text"].tolist(), task["label"].to_numpy()
             preds = masked_predictions(backbone, scorer, store.prompts[i], texts, all_masks, batch_size, precision)

@@ -106,9 +106,17 @@ def activation_inputs(backbone: Backbone, store: PromptStore) -> dict:
 def run_activations(backbone: Backbone, store: PromptStore, scorer, root: str | Path | None = None) -> np.ndarray:
     """FFN activations of every prompt at the read-out (cached): ``[K, n_units]`` float32, rows as ``store.index``."""
     art = artifact("activations", activation_inputs(backbone, store), root=root)
-    if art.exists():
-        art.mark_used()
-        return load_arrays(art.path / "activations.npz")["activations"]
+    expected = (len(store), backbone.n_units)
+
+    def load(path: Path) -> np.ndarray:
+        values = load_arrays(path / "activations.npz")["activations"]
+        if values.shape != expected:
+            raise ValueError(f"{path / 'activations.npz'} holds activations {values.shape}, expected {expected}")
+        return values
+
+    cached = art.reuse(load)
+    if cached is not None:
+        return cached
     with art.writing(n_units=backbone.n_units) as folder:
         values = units.prompt_activations(backbone, store.prompts, scorer)
         save_arrays(folder / "activations.npz", {"activations": values})
@@ -156,9 +164,9 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
         extra |= {"permutations": int(permutations), "permutation_seed": int(seed)}
     art = artifact("searchlight", {"activations": key, "seeds": seeds, "units_per_layer": units_per_layer,
                                    "targets": human.DOWNSTREAM_SOURCE, "version": 1, **extra}, root=root)
-    if art.exists():
-        art.mark_used()
-        return load_searchlight(art.path)
+    cached = art.reuse(load_searchlight)
+    if cached is not None:
+        return cached
     with art.writing(n_units=cube.shape[-1]) as folder:
         result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer, permutations=permutations, seed=seed)
         save_searchlight(result, folder)

@@ -172,34 +172,38 @@ def train_prompts(
     precision = resolve_precision(settings.precision, bb.device)
     settings_dict = profiles.as_dict(settings)
     art = artifact("prompts", prompt_inputs(bb.identity, settings, emotions, precision), root=root)
-    if art.exists():
-        art.mark_used()
-        return PromptStore.load(art.path / "store")
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    rank = torch.distributed.get_rank() if distributed else 0
-    index = pd.DataFrame([(e, s) for s in seeds for e in emotions], columns=["emotion", "seed"])
-    scorer = make_scorer(bb, settings)
-    if compile:
-        scorer.compile_body()
-    data = {split: [_examples(scorer, e, s, split, settings) for e, s in index.itertuples(index=False)]
-            for split in SPLITS}
-    init = initial_prompts(bb, settings, index["seed"])  # (K, L, d)
-    keys = [[int(s), EMOTIONS.index(e)] for e, s in index.itertuples(index=False)]
-    result = train_bank(scorer, init, data["train"], data["dev"], keys=keys, epochs=settings.epochs,
-                        batch_size=settings.batch_size, lr=settings.lr, eps=settings.eps,
-                        weight_decay=settings.weight_decay, correct_bias=settings.correct_bias,
-                        dropout=settings.dropout, micro_batch=settings.micro_batch,
-                        accuracy_batch=settings.accuracy_batch, precision=precision, seed=seeds[0],
-                        state_dir=art.partial_dir, on_epoch_end=on_epoch_end, progress=progress)
-    test_acc, _ = evaluate_bank(scorer, result.best.to(bb.device), data["test"], micro_batch=settings.micro_batch,
-                                accuracy_batch=settings.accuracy_batch, precision=precision, progress=progress,
-                                desc="test")
-    accuracy = pd.concat([index.assign(split="dev", accuracy=result.best_dev),
-                          index.assign(split="test", accuracy=test_acc)], ignore_index=True)[ACCURACY_COLUMNS]
-    history = pd.DataFrame(result.history)
-    history = pd.concat([index.iloc[history["prompt"]].reset_index(drop=True), history.drop(columns="prompt")],
-                        axis=1)[HISTORY_COLUMNS]
-    store = PromptStore(result.best, index, accuracy, history, {**settings_dict, "profile": name}, bb.name)
+    cached = art.reuse(lambda path: PromptStore.load(path / "store"))
+    if cached is not None:
+        return cached
+    try:
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        rank = torch.distributed.get_rank() if distributed else 0
+        index = pd.DataFrame([(e, s) for s in seeds for e in emotions], columns=["emotion", "seed"])
+        scorer = make_scorer(bb, settings)
+        if compile:
+            scorer.compile_body()
+        data = {split: [_examples(scorer, e, s, split, settings) for e, s in index.itertuples(index=False)]
+                for split in SPLITS}
+        init = initial_prompts(bb, settings, index["seed"])  # (K, L, d)
+        keys = [[int(s), EMOTIONS.index(e)] for e, s in index.itertuples(index=False)]
+        result = train_bank(scorer, init, data["train"], data["dev"], keys=keys, epochs=settings.epochs,
+                            batch_size=settings.batch_size, lr=settings.lr, eps=settings.eps,
+                            weight_decay=settings.weight_decay, correct_bias=settings.correct_bias,
+                            dropout=settings.dropout, micro_batch=settings.micro_batch,
+                            accuracy_batch=settings.accuracy_batch, precision=precision, seed=seeds[0],
+                            state_dir=art.partial_dir, on_epoch_end=on_epoch_end, progress=progress)
+        test_acc, _ = evaluate_bank(scorer, result.best.to(bb.device), data["test"], micro_batch=settings.micro_batch,
+                                    accuracy_batch=settings.accuracy_batch, precision=precision, progress=progress,
+                                    desc="test")
+        accuracy = pd.concat([index.assign(split="dev", accuracy=result.best_dev),
+                              index.assign(split="test", accuracy=test_acc)], ignore_index=True)[ACCURACY_COLUMNS]
+        history = pd.DataFrame(result.history)
+        history = pd.concat([index.iloc[history["prompt"]].reset_index(drop=True), history.drop(columns="prompt")],
+                            axis=1)[HISTORY_COLUMNS]
+        store = PromptStore(result.best, index, accuracy, history, {**settings_dict, "profile": name}, bb.name)
+    except BaseException:
+        art.release()
+        raise
     if rank == 0:
         with art.writing(n_prompts=len(index)) as tmp:
             store.save(tmp / "store")

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from emolib.device import autocast
+from emolib.integrity import UnsafeFileError, safe_torch_load, set_aside
 from emolib.paper.layouts import PromptScorer
 
 __all__ = ["BankAdamW", "Examples", "BankResult", "train_bank", "evaluate_bank"]
@@ -187,6 +188,9 @@ def _epoch_plan(train: Sequence[Examples], keys: Sequence[Sequence[int]], epoch:
         yield pairs
 
 
+_STATE_KEYS = ("bank", "opt", "best", "best_dev", "best_epoch", "history", "epoch")
+
+
 def _save_state(folder: Path, epoch: int, state: dict) -> None:
     """Write one epoch's state (tensors, numbers and lists only: loadable with ``weights_only=True``)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -199,14 +203,25 @@ def _save_state(folder: Path, epoch: int, state: dict) -> None:
 
 
 def _load_state(folder: Path | None) -> dict | None:
+    """The latest readable epoch state in ``folder`` (plain data only, never unpickled code).
+
+    A corrupt state file is set aside (strict mode raises) and the one before it tried; a file holding a
+    pickled payload raises :class:`~emolib.integrity.UnsafeFileError`.
+    """
     if folder is None:
         return None
     files = sorted(folder.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
     for path in reversed(files):
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # a torn file (or not plain data): fall back to the previous one
-            logger.warning("ignoring unreadable training state %s (%s)", path, err)
+            state = safe_torch_load(path)
+            missing = [k for k in _STATE_KEYS if not isinstance(state, dict) or k not in state]
+            if missing:
+                raise ValueError(f"training state {path} lacks {missing}")
+            return state
+        except UnsafeFileError:
+            raise
+        except ValueError as err:
+            set_aside(path, err)
     return None
 
 

@@ -26,17 +26,23 @@ _GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
 
 
 def attribute_rdms_figure(rdms: pd.DataFrame, labels: list[str] | None = None) -> plt.Figure:
-    """The 14 attribute RDMs as 27 x 27 heatmaps (rank-equalised, cividis; dark = similar)."""
+    """The 14 attribute RDMs as 27 x 27 heatmaps (rank-equalised, cividis; dark = similar), emotion labels on the
+    first column and the last row, and one colour bar (the rank of a pair's distance among the 351)."""
+    import matplotlib as mpl
+
     labels = list(PAPER_ORDER) if labels is None else labels
-    fig, axes = plt.subplots(2, 7, figsize=(14, 4.8))
+    fig, axes = plt.subplots(2, 7, figsize=(16, 5.4), constrained_layout=True)
     for k, (ax, name) in enumerate(zip(axes.ravel(), rdms.columns)):
         rdm_heatmap(ax, rdms[name].to_numpy(), labels, title=name)
         ax.title.set_color(PALETTE.get(_GROUP_OF.get(name, ""), "black"))
+        ax.title.set_fontsize(11)
         if k % 7:
             ax.set_yticks([])
         else:
-            ax.tick_params(axis="y", labelsize=4.5)
-        ax.set_xticks([])
+            ax.tick_params(axis="y", labelsize=7)
+        ax.set_xticks([])  # the same emotions, in the same order, as the rows
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap="cividis")
+    fig.colorbar(mappable, ax=axes, shrink=0.7, label="distance rank (0 = most similar pair, 1 = most dissimilar)")
     return fig
 
 
@@ -50,7 +56,8 @@ def attribute_scores_figure(scores: pd.DataFrame) -> plt.Figure:
         image = ax.imshow(rescaled[list(attrs)].to_numpy(), cmap="cividis", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(attrs)), attrs, rotation=90)
         ax.set_title(group, color=PALETTE[group], fontsize=9)
-    axes[0].set_yticks(range(len(rescaled)), rescaled.index)
+    axes[0].set_yticks(range(len(rescaled)), rescaled.index, fontsize=8)
+    axes[0].set_ylabel("emotion (paper order)")
     fig.colorbar(image, ax=axes, shrink=0.6, label="score (min-max rescaled)")
     return fig
 

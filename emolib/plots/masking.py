@@ -46,9 +46,10 @@ def _stars(q: float) -> str:
     return "***" if q < 0.001 else "**" if q < 0.01 else "*" if q < 0.05 else ""
 
 
-def accuracy_bars(summary: pd.DataFrame, k: int, floor: float = 0.5) -> plt.Figure:
+def accuracy_bars(summary: pd.DataFrame, k: int, floor: float = 0.0, chance: float | None = 0.5) -> plt.Figure:
     """Accuracy per emotion without a mask, with random masks and with attribute-specific masks of
-    size ``k`` (bars = mean, error bars = SE); the y axis starts at ``floor`` (the paper: 50 %)."""
+    size ``k`` (bars = mean, error bars = SE); bars start at ``floor`` (0: every bar visible; the paper's
+    figure started at 0.5) and a dashed line marks ``chance`` (None: no line)."""
     table = select(summary, k=k)
     emotions = _emotions(table)
     fig, ax = plt.subplots(figsize=(10, 3.4))
@@ -58,10 +59,12 @@ def accuracy_bars(summary: pd.DataFrame, k: int, floor: float = 0.5) -> plt.Figu
         ax.bar(np.arange(len(emotions)) + offset, rows["mean"] - floor, width, bottom=floor, yerr=rows["se"],
                color=CONDITION_COLOURS[condition], label=condition, error_kw={"lw": 0.8})
     ax.set_xticks(np.arange(len(emotions)), emotions, rotation=60, ha="right")
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=0.8, label=f"chance ({chance:.2f})")
     ax.set_ylim(floor, 1.0)
     ax.set_ylabel("dev accuracy")
     ax.set_title(f"k = {k} silenced units")
-    ax.legend(frameon=False, ncol=3, loc="upper right")
+    ax.legend(frameon=False, ncol=4, loc="lower right", fontsize=7)
     return fig
 
 
@@ -85,19 +88,27 @@ def accuracy_vs_k(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _by_baseline(tables: pd.DataFrame | dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return dict(tables) if isinstance(tables, dict) else {"paper": tables}
+def _by_baseline(tables: pd.DataFrame | dict[str, pd.DataFrame],
+                 baseline: str | None = None) -> dict[str, pd.DataFrame]:
+    """A dict baseline -> table; a single table is filed under ``baseline`` (None: unnamed, not "paper")."""
+    return dict(tables) if isinstance(tables, dict) else {baseline or "": tables}
+
+
+def _label(baseline: str) -> str:
+    return f"{baseline} baseline" if baseline else "random baseline"
 
 
 def _at_k(table: pd.DataFrame, k: int) -> pd.DataFrame:
     return select(table, k=k)
 
 
-def emotion_drop(by_emotion: pd.DataFrame | dict[str, pd.DataFrame], k: int) -> plt.Figure:
-    """Accuracy drop (random - attribute-specific) per emotion at ``k`` with 95 % CI and stars (paper q).
+def emotion_drop(by_emotion: pd.DataFrame | dict[str, pd.DataFrame], k: int, stars: bool = True,
+                 baseline: str | None = None) -> plt.Figure:
+    """Accuracy drop (random - attribute-specific) per emotion at ``k`` with 95 % CI, and stars (paper q)
+    unless ``stars`` is False (where the chapter does not read the tests).
 
-    ``by_emotion``: the by-(emotion, k) tests, or a dict baseline -> tests (bars side by side)."""
-    tables = {b: _at_k(t, k) for b, t in _by_baseline(by_emotion).items()}
+    ``by_emotion``: the by-(emotion, k) tests (of ``baseline``), or a dict baseline -> tests (bars side by side)."""
+    tables = {b: _at_k(t, k) for b, t in _by_baseline(by_emotion, baseline).items()}
     emotions = _emotions(next(iter(tables.values())))
     fig, ax = plt.subplots(figsize=(10, 3.2))
     x = np.arange(len(emotions))
@@ -106,14 +117,16 @@ def emotion_drop(by_emotion: pd.DataFrame | dict[str, pd.DataFrame], k: int) -> 
         table = table.set_index("emotion").loc[emotions]
         xi = x + (i - (len(tables) - 1) / 2) * width
         drop = -table["diff"]
-        ax.bar(xi, drop, width, color=BASELINE_COLOURS.get(baseline, "#00798c"), label=f"{baseline} baseline")
+        ax.bar(xi, drop, width, color=BASELINE_COLOURS.get(baseline, "#00798c"), label=_label(baseline))
         ax.errorbar(xi, drop, yerr=[drop + table["ci_high"], -table["ci_low"] - drop], fmt="none", ecolor="k", lw=0.7)
         for xj, d, high, q in zip(xi, drop, -table["ci_low"], table["q"]):
-            ax.text(xj, max(d, high, 0) + 0.003, _stars(q), ha="center", va="bottom", fontsize=6, rotation=90)
+            if stars:
+                ax.text(xj, max(d, high, 0) + 0.003, _stars(q), ha="center", va="bottom", fontsize=6, rotation=90)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, emotions, rotation=60, ha="right")
     ax.set_ylabel("accuracy drop vs random")
-    ax.set_title(f"k = {k}; * q < .05, ** q < .01, *** q < .001 (one-sided paired t-test, paper q)", fontsize=9)
+    ax.set_title(f"k = {k}; * q < .05, ** q < .01, *** q < .001 (one-sided paired t-test, paper q)" if stars
+                 else f"k = {k} (95 % CIs; the tests are not read here)", fontsize=9)
     if len(tables) > 1:
         ax.legend(frameon=False, fontsize=7, loc="upper left")
     return fig
@@ -135,7 +148,7 @@ def attribute_drop(tables: pd.DataFrame | dict[str, pd.DataFrame], k: int, order
         drop = -rows["diff"]
         colour = BASELINE_COLOURS.get(baseline, "k")
         ax.errorbar(drop, y + offset, xerr=[drop + rows["ci_high"], -rows["ci_low"] - drop], fmt="o", ms=4,
-                    color=colour, label=f"{baseline} baseline", lw=1)
+                    color=colour, label=_label(baseline), lw=1)
         for yi, high, q in zip(y + offset, -rows["ci_low"], rows["q"]):
             ax.text(high, yi, " " + _stars(q), va="center", fontsize=6, color=colour)
     ax.axvline(0, color="grey", lw=0.8)
@@ -149,11 +162,11 @@ def attribute_drop(tables: pd.DataFrame | dict[str, pd.DataFrame], k: int, order
 
 
 def drop_vs_weight(per_attribute_emotion: pd.DataFrame | dict[str, pd.DataFrame], human_tau: pd.Series,
-                   k: int) -> plt.Figure:
+                   k: int, baseline: str | None = None) -> plt.Figure:
     """Per-emotion regression lines of the accuracy drop on the human attribute weight at ``k``, one
     panel per baseline (``per_attribute_emotion``: the by-(attribute, emotion, k) tests or a dict
     baseline -> tests)."""
-    tables = {b: _at_k(t, k) for b, t in _by_baseline(per_attribute_emotion).items()}
+    tables = {b: _at_k(t, k) for b, t in _by_baseline(per_attribute_emotion, baseline).items()}
     fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 4.2), sharey=True, squeeze=False)
     x = human_tau.to_numpy(float)
     grid = np.linspace(x.min(), x.max(), 10)
@@ -174,7 +187,7 @@ def drop_vs_weight(per_attribute_emotion: pd.DataFrame | dict[str, pd.DataFrame]
             ax.annotate(name, (xi, yi), fontsize=6, xytext=(2, 2), textcoords="offset points")
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_xlabel("human attribute weight (Kendall tau)")
-        ax.set_title(f"{baseline} baseline, k = {k}: {sum(s > 0 for s in slopes)} of {len(slopes)} slopes > 0",
+        ax.set_title(f"{_label(baseline)}, k = {k}: {sum(s > 0 for s in slopes)} of {len(slopes)} slopes > 0",
                      fontsize=9)
         ax.legend(frameon=False, fontsize=7, loc="lower right")
     axes[0, 0].set_ylabel("accuracy drop vs random")
@@ -208,17 +221,20 @@ def rho_by_k(correlations: dict[str, pd.DataFrame], per_emotion_r: dict[str, pd.
 
 
 def random_damage(damage: pd.DataFrame) -> plt.Figure:
-    """Mean accuracy drop caused by each random mask (one line per draw label) against k."""
+    """Mean accuracy drop caused by each random mask against k: one dot per draw (draws at different k are
+    independent, so no line joins them) and the median draw of each k."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for (label, draw), line in damage.groupby(["attribute", "draw"]):
-        line = line.sort_values("k")
-        few = damage["attribute"].nunique() <= 14
-        ax.plot(line["k"], line["drop"], marker="o", ms=2, lw=1, label=str(label) if few else None)
+    rng = np.random.default_rng(0)
+    ks = np.sort(damage["k"].unique())
+    spread = 0.015 * (ks.max() - ks.min()) if len(ks) > 1 else 0.0
+    ax.scatter(damage["k"] + rng.uniform(-spread, spread, len(damage)), damage["drop"], s=10, color="#edae49",
+               alpha=0.8, lw=0, label="one random mask")
+    median = damage.groupby("k")["drop"].median()
+    ax.plot(median.index, median.to_numpy(), color="k", lw=1, marker="_", ms=10, label="median mask of each k")
     ax.set_xlabel("silenced units k")
     ax.set_ylabel("mean accuracy drop over prompts")
-    ax.set_title("each line: one random mask (the label only numbers the draw)")
-    if len(damage["attribute"].unique()) <= 14:
-        ax.legend(frameon=False, fontsize=6, ncol=2)
+    ax.set_title("each dot: one random mask (the draws at different k are independent)", fontsize=9)
+    ax.legend(frameon=False, fontsize=7)
     return fig
 
 

@@ -134,17 +134,17 @@ def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity",
             if target == highlight:
                 style = {"color": "black", "lw": 2.2, "zorder": 3}
             else:
-                style = {"color": cmap(k % 20), "lw": 1}
+                style = {"color": cmap(k % 20), "lw": 0.8, "alpha": 0.7}
             ax.plot(x, rows.loc[layer_rdms].to_numpy(), label=target, **style)
             if "all" in rows.index:
-                ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3)
+                ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3, lw=0)
         ax.axhline(0, color="#999999", lw=0.6)
         if ceiling is not None:
             ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label=f"noise ceiling of {highlight}")
         ax.set_xticks(list(x) + [x[-1] + 1.2], [str(v) for v in x] + ["all"], fontsize=7)
         ax.set_xlabel("layer")
         ax.set_title(f"{metric} RDMs")
-    axes[0, 0].set_ylabel("Kendall tau-b with the human RDM")
+    axes[0, 0].set_ylabel("Kendall τ-b with the human RDM")
     axes[0, -1].legend(fontsize=6.5, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
     return fig
 

@@ -81,8 +81,8 @@ def pc_correlation_layers(table: pd.DataFrame, highlight: int | None = None) -> 
 
 def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None,
                ceiling: tuple[float, float] | None = None) -> plt.Figure:
-    """RSA r of the emotion-vector RDM with human similarity per layer, with the permutation null band and
-    (``ceiling``) the similarity RDM's (lower, upper) noise ceiling."""
+    """RSA (Kendall τ-b; column ``r``) of the emotion-vector RDM with human similarity per layer, with the
+    permutation null band and (``ceiling``) the similarity RDM's (lower, upper) noise ceiling."""
     _check_columns(rsa, ["layer", "r", "null_low", "null_high"], "rsa")
     rsa = rsa.sort_values("layer")
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
@@ -93,8 +93,9 @@ def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None,
     ax.plot(rsa["layer"], rsa["r"], marker="o", ms=3, color="#2e4057", label="emotion vectors")
     if highlight is not None:
         ax.axvline(highlight, color="0.3", ls=":", lw=1)
-    method = rsa["method"].iloc[0] if "method" in rsa else "r"
-    ax.set(xlabel="layer", ylabel=f"{method} with human similarity RDM")
+    method = str(rsa["method"].iloc[0]) if "method" in rsa else "kendall"  # the chapters' RSA: Kendall tau-b
+    name = {"kendall": "Kendall τ-b", "spearman": "Spearman ρ", "pearson": "Pearson r"}.get(method, method)
+    ax.set(xlabel="layer", ylabel=f"{name} with human similarity RDM")
     ax.legend(frameon=False, fontsize=8)
     return fig
 

@@ -1,0 +1,366 @@
+"""The numbers of each chapter's Findings box, the paper's numbers beside ours, and the intro's findings table.
+
+Each ``*_findings`` function takes what its chapter has already computed and returns plain numbers (and the
+sentences of :mod:`emolib.wording` that follow them), so that a chapter glues them without computing in a cell.
+:func:`compare` sets the original's numbers (:func:`emolib.data.paper_numbers`) beside ours.
+
+Example:
+    >>> table = compare({"searchlight_tests": 516_096})
+    >>> table.loc["searchlight tests (units x attributes)", ["paper", "ours", "difference"]].tolist()
+    [516096.0, 516096.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from emolib import data, released, wording
+
+__all__ = ["profile_reach", "participant_comparison", "markdown_table", "released_summary", "compare",
+           "data_findings", "human_findings", "searchlight_findings", "silencing_findings", "silencing_table",
+           "accuracy_comparison", "valence_findings", "steering_findings", "intro_table", "PENDING"]
+
+#: what the intro's embedded-backbone column says before the backbone run's verdict is read
+PENDING = "pending (see the chapter)"
+
+
+def compare(ours: Mapping[str, float]) -> pd.DataFrame:
+    """The paper's value of each key of ``ours`` beside ours and the difference (ours - paper).
+
+    Args:
+        ours: key of ``data/paper_numbers.csv`` -> our value.
+
+    Returns:
+        Indexed by the quantity's description; columns ``paper``, ``ours``, ``difference``, ``source``.
+
+    Example:
+        >>> compare({"included_appraisal": 299})["difference"].tolist()
+        [-1.0]
+    """
+    numbers = data.paper_numbers()
+    unknown = [k for k in ours if k not in numbers.index]
+    if unknown:
+        raise ValueError(f"unknown paper number(s) {unknown!r}; valid choices: {', '.join(numbers.index)}")
+    rows = [{"quantity": numbers.loc[k, "quantity"], "paper": float(numbers.loc[k, "paper"]), "ours": float(v),
+             "difference": float(v) - float(numbers.loc[k, "paper"]), "source": numbers.loc[k, "source"]}
+            for k, v in ours.items()]
+    return pd.DataFrame(rows).set_index("quantity")
+
+
+def participant_comparison() -> pd.DataFrame:
+    """The participants each human experiment keeps, the method notes' numbers beside ours (:func:`compare`).
+
+    Example:
+        >>> participant_comparison()["difference"].tolist()
+        [0.0, 0.0, -1.0, 0.0]
+    """
+    included = released.inclusion_summary()["included"].to_numpy()
+    keys = ["included_affective", "included_face", "included_appraisal", "included_similarity"]
+    return compare(dict(zip(keys, included)))
+
+
+def data_findings(tasks: pd.DataFrame) -> tuple[dict[str, float | int | str], pd.DataFrame]:
+    """The data chapter's facts: the paper's counts beside ours, and the chance level of the binary tasks.
+
+    Args:
+        tasks: :func:`emolib.data.task_table` (task sizes per split; dev positive rate of one seed).
+
+    Returns:
+        ``(facts, comparison)``: facts ``n_match``, ``n_compared``, ``chance`` (mean share of positives in the
+        dev tasks: the accuracy of always answering "yes"), ``chance_low``/``chance_high`` (its range over
+        emotions) and ``verdict`` (a sentence); the comparison of :func:`compare`.
+    """
+    splits = data.split_summary()["comments"]
+    ours = {"goemotions_train": splits["train"], "goemotions_dev": splits["dev"], "goemotions_test": splits["test"],
+            "dev_positives": tasks["dev"].sum() / 2, "train_positives": tasks["train"].sum() / 2}
+    comparison = pd.concat([compare(ours), participant_comparison()])
+    rate = tasks["dev positive rate (seed 1)"]
+    n_match = int((comparison["difference"] == 0).sum())
+    differs = ", ".join(comparison.index[comparison["difference"] != 0])
+    verdict = (f"All {len(comparison)} counts the method notes state are reproduced." if not differs else
+               f"{n_match} of {len(comparison)} counts the method notes state are reproduced; the exception: "
+               f"{differs} (see below).")
+    return ({"n_match": n_match, "n_compared": len(comparison), "chance": float(rate.mean()),
+             "chance_low": float(rate.min()), "chance_high": float(rate.max()), "verdict": verdict}, comparison)
+
+
+def human_findings(recomputed: pd.DataFrame, reference: pd.DataFrame, reliability: pd.DataFrame,
+                   weights: pd.DataFrame, alpha: float = 0.05) -> dict[str, float | int | str]:
+    """The human-space chapter's facts: parity with the released RDMs, reliability and the human weights.
+
+    Args:
+        recomputed, reference: the 14 attribute RDMs recomputed and as released (351 pairs x 14).
+        reliability: :func:`emolib.human.attribute_reliability` (column ``significant``).
+        weights: :func:`emolib.human.attribute_weights` (``attribute, tau, ci_low, ci_high, q``).
+        alpha: threshold of the weights' q.
+    """
+    rating = float((recomputed.iloc[:, :8] - reference.iloc[:, :8]).abs().to_numpy().max())
+    appraisal = float((recomputed.iloc[:, 8:] - reference.iloc[:, 8:]).abs().to_numpy().max())
+    ordered = weights.sort_values("tau", ascending=False)
+    top, last = ordered.iloc[0], ordered.iloc[-1]
+    n_weighted = int(((weights["q"] < alpha) & (weights["tau"] > 0)).sum())
+    return {"rating_sentence": wording.equal_sentence(rating, "The eight rating attributes"),
+            "appraisal_sentence": wording.equal_sentence(appraisal, "The six appraisal attributes", 1e-10),
+            "rating_max_diff": rating, "appraisal_max_diff": appraisal,
+            "n_reliable": int(reliability["significant"].sum()), "n_attributes": len(reliability),
+            "reliable_sentence": wording.count_sentence(int(reliability["significant"].sum()), len(reliability),
+                                                        "attributes are reliable (the paper's q < .025)",
+                                                        "are not"),
+            "top": str(top["attribute"]), "top_tau": float(top["tau"]), "second": str(ordered.iloc[1]["attribute"]),
+            "second_tau": float(ordered.iloc[1]["tau"]), "last": str(last["attribute"]), "last_tau": float(last["tau"]),
+            "last_low": float(last["ci_low"]), "last_high": float(last["ci_high"]),
+            "n_weighted": n_weighted}
+
+
+def searchlight_findings(result, judged, rates: pd.DataFrame, alpha: float = 0.01,
+                         fwer_alpha: float = 0.05) -> dict[str, float | int | str]:
+    """The released searchlight's facts: units under the paper's q and under the permutation FWER, and the
+    paper test's false-positive rate on random RDMs.
+
+    Args:
+        result: the :class:`~emolib.rsa.searchlight.SearchlightResult` judged by the paper's q.
+        judged: the same with the permutation null (``fwer_p``).
+        rates: :func:`emolib.rsa.false_positive_rates`.
+    """
+    paper_any = int((judged.q_paper < alpha).any(axis=1).sum())
+    fwer_any = int((judged.fwer_p < fwer_alpha).any(axis=1).sum())
+    paper_rate = float(rates.query("dims == 1 and alpha == @alpha and test == 'paper'")["rate"].iloc[0])
+    perm_rate = float(rates.query("dims == 1 and alpha == @alpha and test == 'permutation'")["rate"].iloc[0])
+    return {"n_units": int(len(result.tau)), "paper_any": paper_any, "fwer_any": fwer_any,
+            "selective": int(result.selective.sum()),
+            "valence_paper": int((judged.q_paper["valence"] < alpha).sum()),
+            "valence_fwer": int((judged.fwer_p["valence"] < fwer_alpha).sum()),
+            "fp_paper": paper_rate, "fp_perm": perm_rate,
+            "survive": fwer_any / paper_any if paper_any else float("nan")}
+
+
+def silencing_findings(result, k: int = 4000, alpha: float = 0.05) -> dict[str, float | int | str]:
+    """The released masking's facts at mask size ``k``: rho per baseline, the attribute masks that hurt more
+    than random (negative difference with q < ``alpha``) under each baseline, and the emotions that lose.
+
+    Args:
+        result: :func:`emolib.reproduce.released_manipulation`.
+    """
+    from emolib.paper import manipulation
+
+    out: dict[str, float | int | str] = {"k": int(k)}
+    for b, table in result.table("correlation").items():
+        row = manipulation.select(table, k=k).iloc[0]
+        out |= {f"{b}_rho": float(row["mean_rho"]), f"{b}_low": float(row["ci_low"]),
+                f"{b}_high": float(row["ci_high"]), f"{b}_p": wording.format_p(float(row["p"]))}
+        out[f"{b}_k_negative"] = int((table["ci_high"] < 0).sum())
+        out["n_k"] = len(table)
+    for b, table in result.table("by_attribute").items():
+        at = manipulation.select(table, k=k)
+        out[f"{b}_worse"] = int(((at["diff"] < 0) & (at["q"] < alpha)).sum())
+        out["n_attributes"] = len(at)
+    for b, table in result.table("by_emotion").items():
+        at = manipulation.select(table, k=k)
+        out[f"{b}_emotions"] = int(((at["diff"] < 0) & (at["q"] < alpha)).sum())
+        out["n_emotions"] = len(at)
+    out["headline"] = ("The paper's headline reproduces from its released masking accuracies:" if out["pooled_high"] < 0
+                       else "The paper's headline does not reproduce from its released masking accuracies:")
+    out["baseline_sentence"] = wording.baseline_sentence(out["paper_worse"], out["pooled_worse"], out["n_attributes"])
+    return out
+
+
+def silencing_table(result, k: int = 4000, alpha: float = 0.05) -> pd.DataFrame:
+    """The masking chapter's summary at ``k``, one row per random baseline: mean rho with its 95 % CI, t, df and
+    p (as text, with a bound), and the attributes and emotions whose masks hurt more than random (q < ``alpha``).
+
+    Args:
+        result: :func:`emolib.reproduce.released_manipulation`.
+    """
+    from emolib.paper import manipulation
+
+    facts = silencing_findings(result, k, alpha)
+    rows = []
+    for b, table in result.table("correlation").items():
+        row = manipulation.select(table, k=k).iloc[0]
+        rows.append({"baseline": b, "mean rho": float(row["mean_rho"]), "CI low": float(row["ci_low"]),
+                     "CI high": float(row["ci_high"]), "t": float(row["t"]), "df": int(row["df"]),
+                     "p": wording.format_p(float(row["p"])),
+                     "attributes worse than random": f"{facts[f'{b}_worse']} of {facts['n_attributes']}",
+                     "emotions worse than random": f"{facts[f'{b}_emotions']} of {facts['n_emotions']}"})
+    return pd.DataFrame(rows).set_index("baseline")
+
+
+def accuracy_comparison(unmasked: pd.DataFrame) -> pd.DataFrame:
+    """Per emotion: the original's mean prompt accuracy (``emotion_agreements.csv``, column Accuracy) beside
+    ours (the mean over seeds of ``unmasked``, e.g. the released per-prompt accuracies) and the difference.
+
+    Example:
+        >>> table = accuracy_comparison(released.prompt_accuracy())
+        >>> float(table["difference"].abs().max()) < 1e-9
+        True
+    """
+    paper = released.emotion_agreements()["accuracy"]
+    ours = unmasked.groupby("emotion")["accuracy"].mean()
+    table = pd.DataFrame({"paper": paper, "ours": ours.reindex(paper.index)})
+    table["difference"] = table["ours"] - table["paper"]
+    return table.rename_axis("emotion")
+
+
+def valence_findings(comparison: pd.DataFrame, crosstab: pd.DataFrame, confound: Mapping[str, float],
+                     transfer: Mapping[str, float]) -> dict[str, float | int | str]:
+    """The valence chapter's facts: the rigorous E1 probe against the lexical baseline and the control, and
+    the arousal confound read from its numbers.
+
+    Args:
+        comparison: :func:`emolib.emollm.analysis.probe_comparison`.
+        crosstab, confound: :func:`emolib.emollm.analysis.arousal_confound`.
+        transfer: :func:`emolib.emollm.analysis.valence_to_arousal`.
+    """
+    row = comparison.set_index(["scale", "features"]).loc[("valence", "residual")]
+
+    def get(arousal: str, valence: str) -> int:
+        ok = arousal in crosstab.index and valence in crosstab.columns
+        return int(crosstab.loc[arousal, valence]) if ok else 0
+
+    rule, unseen = float(confound["accuracy"]), float(transfer["all arousal prompts"])
+    return {"layer": int(row["layer"]), "faithful": float(row["faithful E1"]), "centred": float(row["centred E1"]),
+            "lexical": float(row["lexical E1"]), "control": float(row["random-label E1"]),
+            "control_e3": float(row["random-label E3"]), "gain": float(row["centred - lexical"]),
+            "lexical_sentence": wording.lexical_sentence(float(row["centred E1"]), float(row["lexical E1"])),
+            "decoding_sentence": wording.decoding_sentence(float(row["centred E1"])),
+            "leak_sentence": wording.leak_sentence(float(row["faithful E1"]), float(row["centred E1"])),
+            "positive_low": get("low", "positive"), "positive_high": get("high", "positive"),
+            "negative_low": get("low", "negative"), "negative_high": get("high", "negative"),
+            "rule": rule, "transfer": unseen,
+            "transfer_unseen": float(transfer["arousal words not in the valence lists"]),
+            "confound_sentence": wording.confound_sentence(rule, unseen)}
+
+
+def steering_findings(best: pd.DataFrame, n_random: int) -> dict[str, float | str]:
+    """The steering result of the direction furthest above the random draws (largest ``z``) of
+    :func:`emolib.emollm.steering.best_alpha`, with the sentence that reads its ``p_random``.
+
+    Example:
+        >>> best = pd.DataFrame({"direction": ["a", "b"], "alpha": [1.0, 2.0], "effect": [0.1, 0.5],
+        ...                      "z": [0.5, 3.0], "p_random": [0.4, 1 / 21]})
+        >>> steering_findings(best, 20)["direction"]
+        'b'
+    """
+    ranked = best.assign(z=best["z"].fillna(-np.inf)).sort_values("z", ascending=False)
+    top = ranked.iloc[0]
+    return {"direction": str(top["direction"]), "alpha": float(top["alpha"]), "effect": float(top["effect"]),
+            "p_random": float(top["p_random"]), "n_random": int(n_random),
+            "sentence": wording.random_floor_sentence(str(top["direction"]), float(top["p_random"]), n_random)}
+
+
+def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
+                backbone: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The intro's findings table: each claim, what the paper says, our released-data reproduction and the
+    embedded backbone's result (``backbone``: claim -> text; :data:`PENDING` where absent).
+
+    Args:
+        released_facts: ``{"silencing": silencing_findings(...), "searchlight": {"paper_any": ..,
+            "fwer_any": ..}, "human": {"n_reliable": .., "top": ..}}``; missing entries read "see the chapter".
+
+    Example:
+        >>> intro_table().shape  # claims x (paper, released data, embedded backbone)
+        (5, 3)
+    """
+    s = (released_facts or {}).get("silencing", {})
+    n = (released_facts or {}).get("searchlight", {})
+    h = (released_facts or {}).get("human", {})
+    see = "see the chapter"
+    rows = [
+        ("Human attributes: the 14 RDMs follow from the raw ratings ([chapter](human_space.md))",
+         "released RDMs", f"{h['n_reliable']} of {h['n_attributes']} attributes reliable; strongest weight: "
+         f"{h['top']}" if h else see),
+        ("Units whose RDM tracks an attribute ([chapter](neurons_released.md))",
+         "units selective for attributes (counts not in the method notes)",
+         f"{n['paper_any']:,} of {n['n_units']:,} units significant (paper's q; the permutation FWER in the "
+         "chapter)" if n else see),
+        ("Silencing attribute units hurts more than random units ([chapter](silencing_released.md))",
+         "yes",
+         f"{s['pooled_worse']} of {s['n_attributes']} attributes at k = {s['k']:,} (pooled baseline)" if s else see),
+        ("Damage follows the attribute's human weight ([chapter](silencing_released.md))", "yes (negative rho)",
+         f"rho = {s['pooled_rho']:.2f} ({s['pooled_low']:.2f} to {s['pooled_high']:.2f}) at k = {s['k']:,}"
+         if s else see),
+        ("Valence is linearly decodable beyond the adjective ([chapter](valence_arousal.md))",
+         "Emo_LLM: probes decode valence and arousal", "not applicable (no released model)"),
+    ]
+    table = pd.DataFrame(rows, columns=["claim", "paper", "released-data reproduction"]).set_index("claim")
+    table["embedded backbone"] = [(backbone or {}).get(c, PENDING) for c in table.index]
+    return table
+
+
+def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: float = 0.01) -> dict[str, dict]:
+    """The released-data facts the intro's table reads: human, searchlight (paper's q) and silencing.
+
+    Uses the cached released searchlight (:func:`emolib.reproduce.released_searchlight`) and the human
+    weights of ``profile``'s bootstrap; the silencing statistics use the observed weights only.
+    """
+    from emolib import human, profiles, reproduce
+
+    weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
+    reliability = human.attribute_reliability(interval="psych")
+    result = reproduce.released_manipulation(weights.set_index("attribute")["tau"])
+    searchlight = reproduce.released_searchlight().with_correction("paper", alpha)
+    return {"human": human_findings(human.attribute_rdms("recomputed"), released.attribute_distances(),
+                                    reliability, weights),
+            "searchlight": {"paper_any": int((searchlight.n_significant > 0).sum()),
+                            "n_units": int(len(searchlight.tau))},
+            "silencing": silencing_findings(result)}
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A frame as a Markdown table (index first), for ``{glue:md}``: links and emphasis in cells render.
+
+    Example:
+        >>> print(markdown_table(pd.DataFrame({"b": [1]}, index=pd.Index(["x"], name="a"))))
+        | a | b |
+        |---|---|
+        | x | 1 |
+    """
+    header = [frame.index.name or ""] + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(index)] + [str(v) for v in row]) + " |")
+    return "\n".join(lines)
+
+
+def profile_reach(profile: str = "quick") -> pd.DataFrame:
+    """What a profile's sizes allow a statistic to show, stage by stage: the smallest p a permutation or a
+    random-draw comparison can reach, and the sample behind each accuracy.
+
+    Example:
+        >>> reach = profile_reach("quick")
+        >>> reach.loc["steering", "setting"]
+        '20 random directions'
+        >>> reach.loc["steering", "smallest p"]
+        '1/21 = 0.048'
+    """
+    from emolib import profiles
+    from emolib.profiles import PAPER_UNITS
+
+    prompts = profiles.settings("prompts", profile)
+    masking = profiles.settings("masking", profile)
+    search = profiles.settings("searchlight", profile)
+    probes = profiles.settings("probes", profile)
+    steering = profiles.settings("steering", profile)
+
+    def floor(n: int) -> str:
+        return f"1/{n + 1} = {1 / (n + 1):.2g}" if n else "no permutation test"
+
+    dev = prompts.dev_size or "the full"
+    ks = ", ".join(f"{k * PAPER_UNITS:,.0f}" if k < 1 else f"{k:,.0f}" for k in masking.k_values)
+    rows = [
+        ("prompt accuracy", f"{len(prompts.seeds)} seed(s), dev {dev} examples per emotion",
+         (f"an accuracy step of 1/{dev}" if prompts.dev_size else "the paper's full dev tasks")
+         + ("; one seed gives no seed-to-seed spread" if len(prompts.seeds) == 1 else ""), "-"),
+        ("masking", f"k = {ks} (of 36,864 units scaled), {masking.n_draws} random draw(s) per k",
+         f"{len(masking.k_values)} mask size(s): no curve over k", floor(masking.n_perm)),
+        ("searchlight", f"{search.permutations:,} label permutations", "FWER and permutation FDR from these",
+         floor(search.permutations)),
+        ("valence probes", f"{probes.n_repeats} repeated splits", f"t intervals with {probes.n_repeats - 1} df",
+         "-"),
+        ("steering", f"{steering.n_random} random directions", "p_random against these draws",
+         floor(steering.n_random)),
+    ]
+    return pd.DataFrame(rows, columns=["stage", "setting", "what it allows", "smallest p"]).set_index("stage")

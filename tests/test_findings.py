@@ -1,0 +1,109 @@
+"""Findings boxes, the paper's numbers beside ours, wording that follows the numbers, and tidy pages."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from emolib import book, data, findings, wording
+from emolib.plots import masking as plots_masking
+
+
+def test_paper_numbers_name_a_source_for_every_value():
+    table = data.paper_numbers()
+    assert table["source"].str.len().gt(0).all()
+    assert table["paper"].notna().all()
+    assert set(table["chapter"]) <= {"data", "human_space", "neurons_released", "silencing_released"}
+
+
+def test_compare_sets_ours_beside_the_paper_and_rejects_unknown_keys():
+    table = findings.compare({"included_appraisal": 299, "searchlight_tests": 516_096})
+    assert table["difference"].tolist() == [-1.0, 0.0]
+    with pytest.raises(ValueError, match="unknown paper number"):
+        findings.compare({"rho_k4000": -0.5})  # a result value the method notes leave out: not in the table
+
+
+def test_data_findings_reproduce_the_stated_counts_except_the_appraisal_participant():
+    facts, table = findings.data_findings(data.task_table(seed=1, split="dev"))
+    assert facts["n_compared"] == len(table) and facts["n_match"] == len(table) - 1
+    assert 0.5 <= facts["chance_low"] <= facts["chance"] <= facts["chance_high"] < 0.6
+    assert "appraisal" in facts["verdict"]
+
+
+def test_wording_changes_with_the_numbers():
+    assert wording.format_p(0.0) == "p < 0.0001" and wording.format_p(0.2) == "p = 0.200"
+    assert "disguised" in wording.confound_sentence(0.569, 0.544)
+    assert "reading valence" in wording.confound_sentence(0.95, 0.6)
+    assert "no better" in wording.lexical_sentence(0.70, 0.70) and "beats" in wording.lexical_sentence(0.9, 0.7)
+    assert "smallest value" in wording.random_floor_sentence("x", 1 / 21, 20)
+    assert "no more" in wording.random_floor_sentence("x", 0.5, 20)
+    assert wording.count_sentence(14, 14, "attributes are reliable", "are not") == "All 14 attributes are reliable."
+
+
+def test_valence_findings_read_the_confound_from_the_counts():
+    comparison = pd.DataFrame([{"scale": "valence", "features": "residual", "layer": 3, "faithful E1": 0.9,
+                                "centred E1": 0.71, "lexical E1": 0.70, "random-label E1": 0.5,
+                                "random-label E3": 0.8, "centred - lexical": 0.01}])
+    crosstab = pd.DataFrame({"negative": [10, 14], "positive": [24, 24], "none": [3, 4]}, index=["high", "low"])
+    facts = findings.valence_findings(comparison, crosstab, {"accuracy": 0.569},
+                                      {"all arousal prompts": 0.544, "arousal words not in the valence lists": 0.5})
+    assert (facts["positive_low"], facts["positive_high"]) == (24, 24)
+    assert "not a disguised valence set" in facts["confound_sentence"]
+    assert "no better" in facts["lexical_sentence"]
+
+
+def test_intro_table_says_pending_for_the_backbone_and_links_each_chapter():
+    table = findings.intro_table()
+    assert (table["embedded backbone"] == findings.PENDING).all()
+    assert all("](" in claim and ".md)" in claim for claim in table.index)
+    assert findings.markdown_table(table).count("\n") == len(table) + 1
+
+
+def test_profile_reach_states_the_floor_of_each_permutation_p():
+    reach = findings.profile_reach("quick")
+    assert reach.loc["steering", "smallest p"].startswith("1/21")
+    assert "12" in reach.loc["prompt accuracy", "setting"]
+
+
+def test_tidy_executed_drops_stderr_and_the_duplicated_parameters(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("profile = \"smoke\"\nbackbone = \"tiny-llama\"\n",
+                                  metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning"),
+                                                nbformat.v4.new_output("stream", name="stdout", text="kept")])])
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    book.tidy_executed(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert "remove-cell" in cells[2].metadata["tags"]
+    assert cells[1].cell_type == "markdown" and 'backbone = "tiny-llama"' in cells[1].source
+    assert [o["text"] for o in cells[3].outputs] == ["kept"]
+
+
+def _summary() -> pd.DataFrame:
+    rows = [{"emotion": e, "condition": c, "k": 10, "mean": m, "se": 0.01}
+            for e in ("joy", "grief") for c, m in (("w/o", 0.8), ("random", 0.6), ("attribute-specific", 0.3))]
+    return pd.DataFrame(rows)
+
+
+def test_accuracy_bars_start_at_zero_with_a_chance_line():
+    fig = plots_masking.accuracy_bars(_summary(), 10)
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] == 0.0
+    assert any(np.allclose(line.get_ydata(), 0.5) for line in ax.get_lines())
+
+
+def test_a_single_baseline_is_not_titled_paper_and_stars_can_be_left_out():
+    table = pd.DataFrame([{"emotion": e, "k": 10, "diff": -0.1, "ci_low": -0.2, "ci_high": 0.0, "q": 0.001}
+                          for e in ("joy", "grief")])
+    fig = plots_masking.emotion_drop(table, 10, stars=False, baseline="pooled")
+    ax = fig.axes[0]
+    assert "*" not in "".join(t.get_text() for t in ax.texts)
+    assert "not read" in ax.get_title()
+    assert ax.get_legend_handles_labels()[1] == ["pooled baseline"]
+    assert plots_masking._label("") == "random baseline"
