@@ -13,7 +13,7 @@ import pytest
 
 from emolib import artifacts, profiles
 from emolib.artifacts import input_hash, shipped_root
-from emolib.emotions import EMOTIONS
+from emolib.emotions import PAPER_ORDER
 from emolib.paper import prompts
 
 ROOT = shipped_root()
@@ -33,7 +33,7 @@ def test_the_standard_prompts_are_found_by_todays_key():
     from emolib.model.backbones import embedded_identity
 
     settings = profiles.settings("prompts", "standard")
-    inputs = prompts.prompt_inputs(embedded_identity("gemma3-270m"), settings, EMOTIONS, "bf16")
+    inputs = prompts.prompt_inputs(embedded_identity("gemma3-270m"), settings, list(PAPER_ORDER), "bf16")  # run_paper trains in paper order
     art = artifacts.artifact("prompts", inputs, root="/nonexistent-local-root")
     assert art.path.parent == ROOT, "the standard prompt grid's key changed: bump STAGE_VERSION and recompute"
     assert art.exists()
