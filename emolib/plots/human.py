@@ -3,8 +3,8 @@
 Example:
     >>> from emolib import human, plots
     >>> fig = plots.human.attribute_rdms_figure(human.attribute_rdms("released"))
-    >>> len(fig.axes)
-    14
+    >>> len(fig.axes)  # 14 RDMs and one colour bar
+    15
 """
 
 from __future__ import annotations
