@@ -68,13 +68,17 @@ def seed_list(value: Any, name: str = "seeds") -> list[int]:
     """Non-negative integer seeds, none repeated, at least one (``"1 2"``, ``"1,2"`` or ``[1, 2]``)."""
     return _no_repeats([integer(v, f"each of {name}") for v in _items(value, name)], name)
 
+def _names(value: Any, name: str, choices: tuple[str, ...] | list[str], unknown: str) -> list[str]:
+    """Names from ``choices``, none repeated, at least one; ``unknown`` words the error (``{bad}``: the bad names)."""
+    items = [str(v) for v in _items(value, name)]
+    bad = [v for v in items if v not in choices]
+    if bad:
+        raise ValueError(f"{unknown.format(bad=repr(bad))}; valid choices: {', '.join(choices)}")
+    return _no_repeats(items, name)
+
 def emotion_list(value: Any, name: str = "emotions") -> list[str]:
     """Known emotion names, none repeated, at least one."""
-    items = [str(v) for v in _items(value, name)]
-    bad = [v for v in items if v not in EMOTIONS]
-    if bad:
-        raise ValueError(f"unknown emotion {bad!r}; valid choices: {', '.join(EMOTIONS)}")
-    return _no_repeats(items, name)
+    return _names(value, name, EMOTIONS, "unknown emotion {bad}")
 
 def _k_values(value: Any, name: str = "k_values") -> list[float]:
     out = []
@@ -91,11 +95,7 @@ def _k_values(value: Any, name: str = "k_values") -> list[float]:
     return _no_repeats(out, name)
 
 def _splits(value: Any, name: str = "splits") -> list[str]:
-    items = [str(v) for v in _items(value, name)]
-    bad = [v for v in items if v not in SPLITS]
-    if bad:
-        raise ValueError(f"unknown split(s) {bad!r} for {name}; valid choices: {', '.join(SPLITS)}")
-    return _no_repeats(items, name)
+    return _names(value, name, SPLITS, "unknown split(s) {bad} for " + name)
 
 def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
     return lambda value, name: None if value is None else check(value, name)
