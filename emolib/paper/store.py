@@ -103,7 +103,7 @@ class PromptStore:
         missing = [s for s in seeds if int(s) not in self.seeds]
         if missing:
             raise ValueError(f"seed(s) {missing} are not in the store; valid choices: {', '.join(map(str, self.seeds))}")
-        keep = self.index["seed"].isin([int(s) for s in seeds]).to_numpy()
+        keep = self.index["seed"].isin([int(s) for s in seeds]).to_numpy(copy=True)  # writable (pandas may share)
         rows = lambda frame: frame[frame["seed"].isin([int(s) for s in seeds])].reset_index(drop=True)  # noqa: E731
         return PromptStore(self.prompts[torch.from_numpy(keep)], self.index[keep].reset_index(drop=True),
                            rows(self.accuracy), rows(self.history), self.profile, self.backbone)
