@@ -1,4 +1,4 @@
-"""The numbers of each chapter's Findings box, the paper's numbers beside ours, and the intro's findings table.
+"""The numbers of each chapter's Findings box and the paper's numbers beside ours (the intro's table: :mod:`emolib.summary`).
 
 Each ``*_findings`` function takes what its chapter has already computed and returns plain numbers (and the
 sentences of :mod:`emolib.wording` that follow them), so that a chapter glues them without computing in a cell.
@@ -19,12 +19,9 @@ import pandas as pd
 
 from emolib import data, released, wording
 
-__all__ = ["profile_reach", "participant_comparison", "markdown_table", "released_summary", "compare",
-           "data_findings", "human_findings", "searchlight_findings", "silencing_findings", "silencing_table",
-           "accuracy_comparison", "valence_findings", "steering_findings", "intro_table", "PENDING"]
-
-#: what the intro's embedded-backbone column says before the backbone run's verdict is read
-PENDING = "pending (see the chapter)"
+__all__ = ["profile_reach", "participant_comparison", "markdown_table", "compare", "data_findings",
+           "human_findings", "searchlight_findings", "silencing_findings", "silencing_table",
+           "accuracy_comparison", "valence_findings", "steering_findings"]
 
 
 def compare(ours: Mapping[str, float]) -> pd.DataFrame:
@@ -249,64 +246,6 @@ def steering_findings(best: pd.DataFrame, n_random: int) -> dict[str, float | st
     return {"direction": str(top["direction"]), "alpha": float(top["alpha"]), "effect": float(top["effect"]),
             "p_random": float(top["p_random"]), "n_random": int(n_random),
             "sentence": wording.random_floor_sentence(str(top["direction"]), float(top["p_random"]), n_random)}
-
-
-def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
-                backbone: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The intro's findings table: each claim, what the paper says, our released-data reproduction and the
-    embedded backbone's result (``backbone``: claim -> text; :data:`PENDING` where absent).
-
-    Args:
-        released_facts: ``{"silencing": silencing_findings(...), "searchlight": {"paper_any": ..,
-            "fwer_any": ..}, "human": {"n_reliable": .., "top": ..}}``; missing entries read "see the chapter".
-
-    Example:
-        >>> intro_table().shape  # claims x (paper, released data, embedded backbone)
-        (5, 3)
-    """
-    s = (released_facts or {}).get("silencing", {})
-    n = (released_facts or {}).get("searchlight", {})
-    h = (released_facts or {}).get("human", {})
-    see = "see the chapter"
-    rows = [
-        ("Human attributes: the 14 RDMs follow from the raw ratings ([chapter](human_space.md))",
-         "released RDMs", f"{h['n_reliable']} of {h['n_attributes']} attributes reliable; strongest weight: "
-         f"{h['top']}" if h else see),
-        ("Units whose RDM tracks an attribute ([chapter](neurons_released.md))",
-         "units selective for attributes (counts not in the method notes)",
-         f"{n['paper_any']:,} of {n['n_units']:,} units significant (paper's q; the permutation FWER in the "
-         "chapter)" if n else see),
-        ("Silencing attribute units hurts more than random units ([chapter](silencing_released.md))",
-         "yes",
-         f"{s['pooled_worse']} of {s['n_attributes']} attributes at k = {s['k']:,} (pooled baseline)" if s else see),
-        ("Damage follows the attribute's human weight ([chapter](silencing_released.md))", "yes (negative rho)",
-         f"rho = {s['pooled_rho']:.2f} ({s['pooled_low']:.2f} to {s['pooled_high']:.2f}) at k = {s['k']:,}"
-         if s else see),
-        ("Valence is linearly decodable beyond the adjective ([chapter](valence_arousal.md))",
-         "Emo_LLM: probes decode valence and arousal", "not applicable (no released model)"),
-    ]
-    table = pd.DataFrame(rows, columns=["claim", "paper", "released-data reproduction"]).set_index("claim")
-    table["embedded backbone"] = [(backbone or {}).get(c, PENDING) for c in table.index]
-    return table
-
-
-def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: float = 0.01) -> dict[str, dict]:
-    """The released-data facts the intro's table reads: human, searchlight (paper's q) and silencing.
-
-    Uses the cached released searchlight (:func:`emolib.reproduce.released_searchlight`) and the human
-    weights of ``profile``'s bootstrap; the silencing statistics use the observed weights only.
-    """
-    from emolib import human, profiles, reproduce
-
-    weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
-    reliability = human.attribute_reliability(interval="psych")
-    result = reproduce.released_manipulation(weights.set_index("attribute")["tau"])
-    searchlight = reproduce.released_searchlight().with_correction("paper", alpha)
-    return {"human": human_findings(human.attribute_rdms("recomputed"), released.attribute_distances(),
-                                    reliability, weights),
-            "searchlight": {"paper_any": int((searchlight.n_significant > 0).sum()),
-                            "n_units": int(len(searchlight.tau))},
-            "silencing": silencing_findings(result)}
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

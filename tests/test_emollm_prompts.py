@@ -112,6 +112,20 @@ def test_cached_representations_reuse_the_artifact(llama):
     np.testing.assert_allclose(first["value"], valence.representations(llama, TEXTS[:3])["value"], atol=1e-2)
 
 
+def test_a_failed_computation_releases_the_artifact_lock(llama, tmp_path, monkeypatch):
+    from emolib import artifacts
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(valence, "representations", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        valence.cached_representations(llama, TEXTS[:2], root=tmp_path)
+    assert not artifacts._HELD  # nothing left locked in this process
+    monkeypatch.undo()  # the next call computes it
+    assert valence.cached_representations(llama, TEXTS[:2], root=tmp_path)["residual"].shape[0] == 2
+
+
 def test_families_group_word_forms_and_template_pairs():
     assert probes.lemma_families(["happy", "unhappy", "content", "contented", "discontented", "sad"]) == [0, 0, 1, 1, 1, 2]
     frame = valence.prompt_frame("valence", template_ids=valence.template_subset(None))

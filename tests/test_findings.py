@@ -56,13 +56,6 @@ def test_valence_findings_read_the_confound_from_the_counts():
     assert "no better" in facts["lexical_sentence"]
 
 
-def test_intro_table_says_pending_for_the_backbone_and_links_each_chapter():
-    table = findings.intro_table()
-    assert (table["embedded backbone"] == findings.PENDING).all()
-    assert all("](" in claim and ".md)" in claim for claim in table.index)
-    assert findings.markdown_table(table).count("\n") == len(table) + 1
-
-
 def test_profile_reach_states_the_floor_of_each_permutation_p():
     reach = findings.profile_reach("quick")
     assert reach.loc["steering", "smallest p"].startswith("1/21")

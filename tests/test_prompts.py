@@ -30,7 +30,9 @@ def test_train_prompts_smoke_is_cached_and_complete(tmp_path):
     bb = load_backbone("tiny-llama", device="cpu")
     store = prompts.train_prompts(bb, "smoke", seeds=[1, 2], root=tmp_path, progress=False)
     assert store.prompts.shape == (4, 4, bb.hidden_size)
-    assert store.index.values.tolist() == [["grief", 1], ["joy", 1], ["grief", 2], ["joy", 2]]
+    assert store.index.values.tolist() == [["joy", 1], ["grief", 1], ["joy", 2], ["grief", 2]]  # paper order
+    again = prompts.train_prompts(bb, "smoke", emotions=["grief", "joy"], seeds=[1, 2], root=tmp_path, progress=False)
+    assert torch.equal(again.prompts, store.prompts)  # the same artifact in either order
     acc = store.accuracy
     assert set(acc["split"]) == {"dev", "test"} and len(acc) == 8 and acc["accuracy"].between(0, 1).all()
     assert set(store.history["epoch"]) == {1, 2} and set(store.history["split"]) == {"train", "dev"}

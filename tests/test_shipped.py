@@ -39,6 +39,17 @@ def test_the_standard_prompts_are_found_by_todays_key():
     assert art.exists()
 
 
+def test_the_prompt_chapter_and_the_pipeline_share_the_shipped_prompts(monkeypatch):
+    """``train_prompts`` with the default emotions (alphabetical) finds the grid that ``run_paper`` trained in
+    the paper's order: one artifact, whichever order is asked (a fresh clone's book must not retrain)."""
+    from emolib.model.backbones import load_backbone
+
+    monkeypatch.setenv("EMOLIB_ARTIFACTS", "/nonexistent-local-root")
+    monkeypatch.setattr(prompts, "train_bank", lambda *a, **k: pytest.fail("retrained the shipped prompts"))
+    store = prompts.train_prompts(load_backbone("gemma3-270m", device="cpu"), "standard", progress=False)
+    assert list(store.index["emotion"].unique()) == list(PAPER_ORDER)
+
+
 def test_a_changed_file_is_refused_with_its_name(tmp_path):
     import shutil
 

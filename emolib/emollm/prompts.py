@@ -253,10 +253,10 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
     if art.exists():
         art.mark_used()
     else:
-        start = time.perf_counter()
-        reps = representations(backbone, texts, sites, batch_size=batch_size, prefixes=prefixes)
-        logger.info("representations of %d texts in %.1f s", len(texts), time.perf_counter() - start)
-        with art.writing(n_texts=len(texts)) as folder:
+        with art.writing(n_texts=len(texts)) as folder:  # computed inside: a failure releases the lock
+            start = time.perf_counter()
+            reps = representations(backbone, texts, sites, batch_size=batch_size, prefixes=prefixes)
+            logger.info("representations of %d texts in %.1f s", len(texts), time.perf_counter() - start)
             save_arrays(folder / "representations.npz", {k: v.astype(np.float16) for k, v in reps.items()})
     return {k: v.astype(np.float32) for k, v in load_arrays(art.path / "representations.npz").items()}
 

@@ -171,13 +171,17 @@ def emotion_vectors(
               "site": "layer-output"}  # fmt: skip
     art = artifact("emotion_vectors", inputs, root)
     if not art.exists():
-        comments, membership = sample_comments(settings.split, settings.n_per_emotion, seed)
-        logger.info("emotion vectors of %s: %d comments", bb.name, len(comments))
-        pooled, norms = pooled_residuals(bb, comments["text"].tolist(), settings.max_length, settings.batch_size)
-        counts = membership.sum(0)  # [27]
-        means = np.einsum("nld,ne->led", pooled.astype(np.float64), membership) / counts[None, :, None]
-        vectors = (means - pooled.mean(0, dtype=np.float64)[:, None, :]).astype(np.float32)  # [L, 27, d]
-        with art.writing(n_comments=len(comments)) as tmp:
+        try:
+            comments, membership = sample_comments(settings.split, settings.n_per_emotion, seed)
+        except BaseException:
+            art.release()  # exists() took the lock
+            raise
+        with art.writing(n_comments=len(comments)) as tmp:  # computed inside: a failure releases the lock
+            logger.info("emotion vectors of %s: %d comments", bb.name, len(comments))
+            pooled, norms = pooled_residuals(bb, comments["text"].tolist(), settings.max_length, settings.batch_size)
+            counts = membership.sum(0)  # [27]
+            means = np.einsum("nld,ne->led", pooled.astype(np.float64), membership) / counts[None, :, None]
+            vectors = (means - pooled.mean(0, dtype=np.float64)[:, None, :]).astype(np.float32)  # [L, 27, d]
             save_arrays(tmp / "vectors.npz", {"vectors": vectors, "layer_norms": np.median(norms, axis=1),
                                               "scale": pooled.std(0, dtype=np.float64).astype(np.float32),
                                               "counts": counts, "rows": comments["row"].to_numpy()})

@@ -11,8 +11,8 @@ The settings of a run are :class:`emolib.profiles.PromptSettings` (``profiles.se
 
 Example:
     >>> store = train_prompts("tiny-llama", "smoke", device="cpu", progress=False)
-    >>> store.emotions, store.seeds
-    (['grief', 'joy'], [1])
+    >>> store.emotions, store.seeds  # the paper's emotion order
+    (['joy', 'grief'], [1])
     >>> sorted(store.accuracy["split"].unique())
     ['dev', 'test']
 """
@@ -32,7 +32,7 @@ from emolib import profiles
 from emolib.artifacts import artifact, data_fingerprint
 from emolib.data import SPLITS, paper_task, subsample_task
 from emolib.device import resolve_precision
-from emolib.emotions import EMOTIONS, check_emotions
+from emolib.emotions import EMOTIONS, PAPER_ORDER, check_emotions
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.paper.layouts import PromptScorer
 from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
@@ -159,13 +159,16 @@ def train_prompts(
     Args:
         backbone: a :class:`Backbone` or anything :func:`load_backbone` accepts.
         profile: a profile name or a :class:`~emolib.profiles.PromptSettings`; ``overrides`` replace fields.
-        emotions: default all 27 (``smoke``: grief and joy). seeds: default the profile's.
+        emotions: default all 27 (``smoke``: grief and joy); trained and stored in the paper's order whatever the
+            order asked. seeds: default the profile's.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` (data-parallel runs use their process's device).
         compile: wrap the backbone body in ``torch.compile`` (GPU speed; not part of the key).
     """
     name = profile if isinstance(profile, str) else "custom"
     settings = profiles.settings("prompts", profile, **overrides)
     emotions, seeds = check_grid(emotions, seeds, profile)
+    # one canonical order (the paper's), so that a grid is one artifact whichever order it is asked in
+    emotions = tuple(e for e in PAPER_ORDER if e in emotions)
     settings = profiles.settings("prompts", settings, seeds=seeds)
     device = _init_distributed() or device
     bb = load_backbone(backbone, device=device)

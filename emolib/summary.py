@@ -1,0 +1,207 @@
+"""The book's summary: the intro's findings table, filled from this build's own verdict.
+
+The backbone chapters *record* what they concluded (:func:`record`): the paper's verdict table of
+``backbone_silencing`` and the valence probe of ``valence_arousal``. Under ``emolib book`` the record goes to
+``findings.json`` in the build folder, and the intro, which ``emolib book`` executes after every other chapter,
+*reads* it (:func:`recorded`) to fill its last column. Outside a book build nothing is recorded and that column
+says :data:`PENDING`, so a page never shows a result that this build did not compute.
+
+Example:
+    >>> table = intro_table()
+    >>> table.shape  # claims x (paper, released data, chosen backbone)
+    (6, 3)
+    >>> table.iloc[1:, -1].eq(PENDING).all()  # the human row is not a model claim
+    np.True_
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emolib.artifacts import atomic_write_text
+from emolib.findings import human_findings, silencing_findings
+
+__all__ = ["PENDING", "CLAIM_ROWS", "record", "recorded", "verdict_cells", "valence_cell", "intro_table",
+           "released_summary", "backbone_header", "backbone_summary"]
+
+logger = logging.getLogger(__name__)
+
+#: what the backbone column says where this build has no verdict for a claim
+PENDING = "pending: run the backbone chapters (`emolib book`)"
+#: the file, in the build folder (``EMOLIB_BUILD_DIR``), that chapters record their conclusions in
+RECORD_FILE = "findings.json"
+#: the intro's rows: id -> (claim with its chapter, what the paper reports)
+CLAIM_ROWS = {
+    "human": ("Human attributes: the 14 RDMs follow from the raw ratings ([chapter](human_space.md))",
+              "released RDMs"),
+    "inference": ("Soft prompts on the frozen model learn to infer each emotion ([chapter](prompt_tuning.md))",
+                  "yes (RoBERTa prompts well above chance)"),
+    "units": ("Units whose RDM tracks an attribute ([chapter](backbone_neurons.md))",
+              "units selective for attributes (counts not in the method notes)"),
+    "masks": ("Silencing attribute units hurts more than random units ([chapter](backbone_silencing.md))", "yes"),
+    "weights": ("Damage follows the attribute's human weight ([chapter](backbone_silencing.md))",
+                "yes (negative rho)"),
+    "valence": ("Valence is linearly decodable beyond the adjective ([chapter](valence_arousal.md))",
+                "Emo_LLM: probes decode valence and arousal"),
+}
+
+
+def _record_path() -> Path | None:
+    build = os.environ.get("EMOLIB_BUILD_DIR")
+    return Path(build) / RECORD_FILE if build else None
+
+
+def record(section: str, cells: Mapping[str, str], backbone: str, profile: str) -> Path | None:
+    """Record a chapter's conclusions (claim id -> text) for the intro; a no-op outside ``emolib book``.
+
+    Sections of one build merge; recording a section again replaces it. Returns the file, or None.
+    """
+    path = _record_path()
+    if path is None:
+        return None
+    current = recorded() or {}
+    current[section] = {"backbone": str(backbone), "profile": str(profile), "cells": dict(cells)}
+    atomic_write_text(path, json.dumps(current, indent=2))
+    logger.info("recorded %s for the summary in %s", section, path)
+    return path
+
+
+def recorded() -> dict[str, dict] | None:
+    """What this build's chapters recorded (``{section: {"backbone", "profile", "cells"}}``), or None."""
+    path = _record_path()
+    if path is None or not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def backbone_header(records: Mapping[str, Mapping] | None) -> str:
+    """The backbone column's header: the recorded backbone and profile, e.g. ``gemma3-270m (standard)``."""
+    runs = sorted({f"{r['backbone']} ({r['profile']})" for r in (records or {}).values()})
+    return "chosen backbone: " + ", ".join(runs) if runs else "chosen backbone"
+
+
+def _k(value: object) -> str:
+    return f"k = {int(value):,}" if pd.notna(value) else ""
+
+
+def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
+    """The intro's cells for the claims of a verdict table (:func:`emolib.paper.verdict.verdict`).
+
+    Example:
+        >>> table = pd.DataFrame({"claim": ["inference", "units_paper", "units_fwer", "masks"],
+        ...     "k": [None, None, None, 1500], "value": [0.71, 20795, 8, -0.024], "ci_low": [0.66, None, None, -0.04],
+        ...     "ci_high": [0.76, None, None, -0.008], "p": [1e-9, None, None, 0.004],
+        ...     "null_control": [0.52, 14784, 1, 0.0], "verdict": ["holds"] * 4})
+        >>> print(verdict_cells(table)["units"])
+        **holds**: 8 units at FWER < .05 (null prompts: 1); 20,795 by the paper's q (null prompts: 14,784)
+    """
+    rows = {claim: group for claim, group in table.groupby("claim", sort=False)}
+    cells: dict[str, str] = {}
+    if "inference" in rows:
+        r = rows["inference"].iloc[0]
+        cells["inference"] = (f"**{r['verdict']}**: mean dev accuracy {r['value']:.3f} ({r['ci_low']:.3f} to "
+                              f"{r['ci_high']:.3f}); null prompts {r['null_control']:.3f}")
+    if "units_fwer" in rows or "units_paper" in rows:
+        parts, label = [], None
+        if "units_fwer" in rows:
+            r = rows["units_fwer"].iloc[0]
+            label = r["verdict"]
+            parts.append(f"{int(r['value']):,} units at FWER < .05 (null prompts: {int(r['null_control']):,})")
+        if "units_paper" in rows:
+            r = rows["units_paper"].iloc[0]
+            label = label or r["verdict"]
+            parts.append(f"{int(r['value']):,} by the paper's q (null prompts: {int(r['null_control']):,})")
+        cells["units"] = f"**{label}**: " + "; ".join(parts)
+    for claim, what in (("masks", "difference"), ("weights", "rho")):
+        if claim in rows:
+            cells[claim] = "; ".join(
+                f"{_k(r['k'])}: **{r['verdict']}** ({what} {r['value']:+.3f}, {r['ci_low']:+.3f} to "
+                f"{r['ci_high']:+.3f})" for _, r in rows[claim].iterrows())
+    return cells
+
+
+def valence_cell(probe: float, lexical: float, control: float, margin: float = 0.02) -> dict[str, str]:
+    """The intro's valence cell from the chapter's E1 probe, its lexical baseline and its random-label control.
+
+    Example:
+        >>> valence_cell(0.71, 0.70, 0.5)["valence"]
+        '**does not hold**: probe 0.710 against the lexical baseline 0.700 (random labels: 0.500)'
+    """
+    label = "holds" if probe - lexical > margin and probe > control else "does not hold"
+    return {"valence": f"**{label}**: probe {probe:.3f} against the lexical baseline {lexical:.3f} "
+                       f"(random labels: {control:.3f})"}
+
+
+def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
+                records: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """The intro's findings table: each claim, what the paper says, our released-data reproduction and the
+    chosen backbone's result as this build's chapters recorded it (:data:`PENDING` where absent).
+
+    Args:
+        released_facts: :func:`released_summary`; missing entries read "see the chapter".
+        records: :func:`recorded` (or None).
+    """
+    s = (released_facts or {}).get("silencing", {})
+    n = (released_facts or {}).get("searchlight", {})
+    h = (released_facts or {}).get("human", {})
+    acc = (released_facts or {}).get("inference", {})
+    see = "see the chapter"
+    released = {
+        "human": f"{h['n_reliable']} of {h['n_attributes']} attributes reliable; strongest weight: {h['top']}"
+        if h else see,
+        "inference": f"mean dev accuracy {acc['mean']:.3f} of the {acc['n']} released prompts" if acc else see,
+        "units": f"{n['paper_any']:,} of {n['n_units']:,} units significant (paper's q; the permutation FWER in "
+        "the [chapter](neurons_released.md))" if n else see,
+        "masks": f"{s['pooled_worse']} of {s['n_attributes']} attributes at k = {s['k']:,} (pooled baseline; "
+        "[chapter](silencing_released.md))" if s else see,
+        "weights": f"rho = {s['pooled_rho']:.2f} ({s['pooled_low']:.2f} to {s['pooled_high']:.2f}) at "
+        f"k = {s['k']:,}" if s else see,
+        "valence": "not applicable (no released model)",
+    }
+    cells: dict[str, str] = {"human": "the same human data (not a model claim)"}
+    for section in (records or {}).values():
+        cells.update(section["cells"])
+    table = pd.DataFrame([(claim, paper, released[key], cells.get(key, PENDING))
+                          for key, (claim, paper) in CLAIM_ROWS.items()],
+                         columns=["claim", "paper", "released-data reproduction", backbone_header(records)])
+    return table.set_index("claim")
+
+
+def backbone_summary(records: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """The model claims of :func:`intro_table` with the chosen backbone's column only (the coverage page).
+
+    Example:
+        >>> backbone_summary().shape  # the five model claims x the backbone column
+        (5, 1)
+    """
+    table = intro_table(records=records)
+    return table.iloc[1:, [-1]]
+
+
+def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: float = 0.01) -> dict[str, dict]:
+    """The released-data facts the intro's table reads: human, prompt accuracy, searchlight (paper's q) and
+    silencing.
+
+    Uses the cached released searchlight (:func:`emolib.reproduce.released_searchlight`) and the human
+    weights of ``profile``'s bootstrap; the silencing statistics use the observed weights only.
+    """
+    from emolib import human, profiles, released, reproduce
+
+    weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
+    reliability = human.attribute_reliability(interval="psych")
+    result = reproduce.released_manipulation(weights.set_index("attribute")["tau"])
+    searchlight = reproduce.released_searchlight().with_correction("paper", alpha)
+    accuracy = released.prompt_accuracy()["accuracy"]  # the released prompts' best dev accuracies
+    return {"human": human_findings(human.attribute_rdms("recomputed"), released.attribute_distances(),
+                                    reliability, weights),
+            "inference": {"mean": float(np.mean(accuracy)), "n": int(len(accuracy))},
+            "searchlight": {"paper_any": int((searchlight.n_significant > 0).sum()),
+                            "n_units": int(len(searchlight.tau))},
+            "silencing": silencing_findings(result)}
