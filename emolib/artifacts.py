@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from emolib.integrity import acquire_lock, set_aside, strict_mode, write_error
+from emolib.integrity import (WouldCompute, acquire_lock, note_reused, planning_active, set_aside, strict_mode,
+                              write_error)
 
 __all__ = [
     "artifact_root",
@@ -191,6 +192,8 @@ class Artifact:
         """
         if not recompute_requested() and self._intact(repair=False):
             return True
+        if planning_active():  # emolib plan: report the stage instead of computing it
+            raise WouldCompute(self)
         self._lock()
         try:
             if not recompute_requested() and self._intact(repair=True):  # written while we waited
@@ -335,7 +338,10 @@ class Artifact:
             self.release()
 
     def mark_used(self) -> None:
-        """Record in the usage log that a build reused this artifact."""
+        """Record in the usage log that a build reused this artifact (inside ``planning``: note it there)."""
+        if planning_active():
+            note_reused(self)
+            return
         log_usage(self, seconds=float(self.meta.get("seconds", 0.0)), reused=True)
 
 

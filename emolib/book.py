@@ -264,7 +264,7 @@ def build_book(
     os.environ.update(env_updates)
     timings = []
     try:
-        # the root page (intro) summarises what the other chapters recorded (emolib.summary): it runs last
+        # the root page (intro) summarises what the other chapters recorded (emolib.overview): it runs last
         first = [p for p in notebooks if p.relative_to(root).with_suffix("").as_posix() != toc["root"]]
         order = first + [p for p in notebooks if p not in first]
         bar = tqdm(order, desc=f"executing chapters ({profile})", unit="chapter", disable=False)

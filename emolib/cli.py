@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seed", type=int, default=None, help="searchlight: seed of the permutations (default 0)")
     rep.add_argument("--device", default=None, help=device_help)
 
+    plan = sub.add_parser("plan", help="before a long run: what the paper on a backbone would compute, what is "
+                                       "cached, and the estimated time and memory (rates measured on the device)")
+    plan.add_argument("--profile", choices=list(PROFILES), default="quick")
+    plan.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                      help="a parameter of the run (repeatable): backbone, emotions, seeds, k_values, n_draws, "
+                           "splits, permutations; e.g. -p backbone roberta-base")
+    plan.add_argument("--device", default="auto", help=device_help)
+    plan.add_argument("--no-measure", action="store_true", help="list the stages without measuring rates")
+
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")
     train.add_argument("--backbone", default="smollm2-135m")
     train.add_argument("--profile", choices=list(PROFILES), default="quick")
@@ -156,6 +165,19 @@ def main(argv: list[str] | None = None) -> int:
             _check_options({k: v for k, v in options.items() if k in TARGETS[args.what].options})
             for path in reproduce(args.what, args.out, **options):
                 print(path)
+        elif args.command == "plan":
+            from emolib.params import check_parameters
+            from emolib.plan import PARAMETERS, plan_paper
+
+            unknown = sorted(set(dict(args.parameter)) - set(PARAMETERS))
+            if unknown:
+                raise ValueError(f"unknown parameter(s) {unknown}; valid choices: {', '.join(PARAMETERS)}")
+            options = check_parameters({**dict(args.parameter), "device": args.device})
+            backbone = options.pop("backbone", "smollm2-135m")
+            from emolib.model.backbones import check_backbone_name
+
+            check_backbone_name(backbone)
+            print(plan_paper(backbone, args.profile, measure=not args.no_measure, **options))
         elif args.command == "train":
             from emolib.reproduce import train_grid
 

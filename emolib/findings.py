@@ -1,4 +1,4 @@
-"""The numbers of each chapter's Findings box and the paper's numbers beside ours (the intro's table: :mod:`emolib.summary`).
+"""The numbers of each chapter's Findings box and the paper's numbers beside ours (the intro's table: :mod:`emolib.overview`).
 
 Each ``*_findings`` function takes what its chapter has already computed and returns plain numbers (and the
 sentences of :mod:`emolib.wording` that follow them), so that a chapter glues them without computing in a cell.

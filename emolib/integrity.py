@@ -6,6 +6,8 @@
 - **Recovery.** A corrupt, half-written or unreadable artifact is renamed aside to
   ``<name>.corrupt-<time>`` with a warning (:func:`set_aside`) and recomputed; strict mode
   (``$EMOLIB_STRICT`` = 1, ``emolib --strict``) raises instead.
+- **Planning.** Inside :func:`planning`, an artifact that would have to be computed raises
+  :class:`WouldCompute` instead (no lock is taken): ``emolib plan`` walks a run this way.
 - **Safe loading.** :func:`safe_torch_load` loads tensors, numbers and lists only
   (``weights_only=True``); a file that needs any other Python object is refused with
   :class:`UnsafeFileError` and nothing in it runs.
@@ -21,15 +23,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import pickle
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ArtifactBusyError", "UnsafeFileError", "strict_mode", "set_strict", "lock_timeout", "acquire_lock",
+__all__ = ["ArtifactBusyError", "UnsafeFileError", "WouldCompute", "planning", "planning_active", "note_reused", "strict_mode", "set_strict", "lock_timeout", "acquire_lock",
            "set_aside", "safe_torch_load", "write_error"]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,47 @@ class ArtifactBusyError(RuntimeError):
 
 class UnsafeFileError(ValueError):
     """A file holds pickled Python objects beyond plain tensors; emolib refuses to load it."""
+
+
+class WouldCompute(Exception):
+    """Raised inside :func:`planning` by the first artifact that is not there to reuse (``.artifact``)."""
+
+    def __init__(self, artifact: Any) -> None:
+        super().__init__(f"{artifact.name} would be computed")
+        self.artifact = artifact
+
+
+_PLANNING: list[list] = []
+
+
+@contextlib.contextmanager
+def planning() -> Iterator[list]:
+    """Within this block reusing an artifact works (and is noted in the yielded list instead of the usage
+    log), but computing one raises :class:`WouldCompute`.
+
+    Example:
+        >>> with planning() as reused:
+        ...     planning_active(), reused
+        (True, [])
+        >>> planning_active()
+        False
+    """
+    _PLANNING.append([])
+    try:
+        yield _PLANNING[-1]
+    finally:
+        _PLANNING.pop()
+
+
+def note_reused(artifact: Any) -> None:
+    """Note an artifact reused inside :func:`planning` (a no-op outside)."""
+    if _PLANNING:
+        _PLANNING[-1].append(artifact)
+
+
+def planning_active() -> bool:
+    """Whether a :func:`planning` block is open."""
+    return bool(_PLANNING)
 
 
 def strict_mode() -> bool:

@@ -3,7 +3,7 @@
 Each page is opened once from a copy that carries a ``<base>`` pointing at the build (so the build is not
 touched) and a small script that, after the page has loaded, reports to the console what the page shows:
 images that did not load, resources fetched from outside the build, figures without a caption, outputs
-holding a traceback or an error, and script errors. A screenshot of the page is saved at the same time.
+holding a traceback, an error or a warning, output text or tables wider than their column, and script errors. A screenshot of the page is saved at the same time.
 Chromium is Debian's ``chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it).
 
 Example:
@@ -53,13 +53,25 @@ window.addEventListener("load", function () { setTimeout(function () {
       if (!cap || !cap.textContent.trim()) uncaptioned.push(img.getAttribute("src"));
     }
   });
-  var errors = [];
+  var errors = [], warnings = [], wide = [];
   document.querySelectorAll(".cell_output, .output").forEach(function (el) {
     var m = el.textContent.match(/Traceback|\b[A-Z]\w*Error\b/);
     if (m) errors.push(el.textContent.trim().slice(0, 200));
+    var w = el.textContent.match(/[^\n]*\b[A-Z]\w*Warning\b[^\n]*/);
+    if (w) warnings.push(w[0].trim().slice(0, 200));
+  });
+  // text wider than its column: an output block or table that scrolls sideways, cut off at the page's edge
+  document.querySelectorAll(".cell_output pre, .output pre, .cell_output table, .output table").forEach(function (el) {
+    var box = el.tagName === "TABLE" ? el.parentElement : el;
+    if (box && el.scrollWidth > box.clientWidth + 2) {
+      var line = el.tagName === "TABLE" ? "table of " + el.querySelectorAll("thead th").length + " columns"
+                 : el.textContent.split("\n").reduce(function (a, b) { return b.length > a.length ? b : a; }, "");
+      wide.push(line.trim().slice(0, 120) + " (" + el.scrollWidth + " px in " + box.clientWidth + " px)");
+    }
   });
   var report = {title: document.title, network: Array.from(new Set(network)), broken_images: broken,
-                uncaptioned: uncaptioned, output_errors: errors, script_errors: window.__emobookErrors,
+                uncaptioned: uncaptioned, output_errors: errors, output_warnings: warnings, too_wide: wide,
+                script_errors: window.__emobookErrors,
                 images: document.images.length, figures: document.querySelectorAll("figure").length};
   console.log("__TAG__ " + btoa(unescape(encodeURIComponent(JSON.stringify(report)))));
 }, 500); });
@@ -79,16 +91,21 @@ class PageReport:
     broken_images: list[str] = field(default_factory=list)
     uncaptioned: list[str] = field(default_factory=list)
     output_errors: list[str] = field(default_factory=list)
+    output_warnings: list[str] = field(default_factory=list)
+    too_wide: list[str] = field(default_factory=list)
     script_errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
     @property
     def problems(self) -> list[str]:
-        """One line per problem (network use, broken image, uncaptioned figure, error output, script error)."""
+        """One line per problem (network use, broken image, uncaptioned figure, error or warning in an output,
+        text wider than its column, script error)."""
         out = [f"needs the network: {u}" for u in self.network]
         out += [f"broken image: {u}" for u in self.broken_images]
         out += [f"figure without a caption: {u}" for u in self.uncaptioned]
         out += [f"error in an output: {t!r}" for t in self.output_errors]
+        out += [f"warning in an output: {t!r}" for t in self.output_warnings]
+        out += [f"wider than its column: {t!r}" for t in self.too_wide]
         out += [f"script error: {t}" for t in self.script_errors]
         return out
 

@@ -85,6 +85,15 @@ BAD_INPUTS = [
     (["train", "--profile", "fast", "--out", "x"], ["'fast'", "choose from"]),
     (["train", "--backbone", "", "--out", "x"], ["''", "backbone name"]),
     (["--no-wait", "train"], ["required: --out"]),
+    (["plan", "--profile", "fast"], ["'fast'", "choose from"]),
+    (["plan", "-p", "bakcbone", "gpt2"], ["['bakcbone']", "valid choices: backbone, emotions"]),
+    (["plan", "-p", "backbone", "tiny-bart"], ["tiny-bart", "tiny-llama"]),
+    (["plan", "-p", "seeds", "1,1"], ["repeats 1"]),
+    (["plan", "-p", "emotions", "joy gratitud"], ["gratitud", "valid choices"]),
+    (["plan", "-p", "k_values", "0"], ["0", "k_values"]),
+    (["plan", "-p", "n_draws", "-1"], ["-1", "integer >= 0"]),
+    (["plan", "-p", "splits", "dev,exam"], ["exam", "valid choices: dev, test"]),
+    (["plan", "--device", "tpu"], ["'tpu'", "valid choices: auto, cpu"]),
 ]
 
 
@@ -122,8 +131,9 @@ def test_every_list_option_takes_spaces_and_commas(monkeypatch, tmp_path):
 
 def test_strict_and_no_wait_reach_the_environment(monkeypatch, tmp_path):
     monkeypatch.setattr("emolib.reproduce.train_grid", lambda out, **kw: [])
-    monkeypatch.delenv("EMOLIB_STRICT", raising=False)
-    monkeypatch.delenv("EMOLIB_LOCK_TIMEOUT", raising=False)
+    for name in ("EMOLIB_STRICT", "EMOLIB_LOCK_TIMEOUT"):  # setenv first, so that the test's end removes them
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
     assert cli.main(["--strict", "--no-wait", "train", "--backbone", "tiny-llama", "--out", str(tmp_path)]) == 0
     import os
 

@@ -126,6 +126,15 @@ def test_a_failed_computation_releases_the_artifact_lock(llama, tmp_path, monkey
     assert valence.cached_representations(llama, TEXTS[:2], root=tmp_path)["residual"].shape[0] == 2
 
 
+def test_a_truncated_representation_file_is_set_aside_and_recomputed(llama, tmp_path):
+    first = valence.cached_representations(llama, TEXTS[:2], root=tmp_path)
+    (folder,) = [p for p in tmp_path.glob("representations-*") if p.is_dir()]
+    (folder / "representations.npz").write_bytes(b"not a zip file")
+    again = valence.cached_representations(llama, TEXTS[:2], root=tmp_path)
+    np.testing.assert_array_equal(again["residual"], first["residual"])
+    assert len(list(tmp_path.glob(f"{folder.name}.corrupt-*"))) == 1
+
+
 def test_families_group_word_forms_and_template_pairs():
     assert probes.lemma_families(["happy", "unhappy", "content", "contented", "discontented", "sad"]) == [0, 0, 1, 1, 1, 2]
     frame = valence.prompt_frame("valence", template_ids=valence.template_subset(None))

@@ -72,8 +72,13 @@ def test_the_browser_check_catches_what_it_must(tmp_path):
     page = tmp_path / "bad.html"
     page.write_text('<html><head><title>t</title><script src="https://unpkg.com/x.js"></script></head><body>'
                     '<img src="missing.png"><figure><img src="_images/x.png"></figure>'
-                    '<div class="cell_output">Traceback (most recent call last)</div></body></html>')
+                    '<div class="cell_output">Traceback (most recent call last)</div>'
+                    '<div class="cell_output">x.py:3: TqdmWarning: IProgress not found</div>'
+                    '<div class="cell_output" style="width:300px"><pre style="overflow:auto">' + "x" * 400 +
+                    '</pre><pre style="overflow:auto">short</pre></div></body></html>')
     report = sitecheck.check_page(page, tmp_path / "shot.png")
+    assert report.output_warnings == ["x.py:3: TqdmWarning: IProgress not found"]
+    assert len(report.too_wide) == 1 and report.too_wide[0].startswith("xxxx")  # the short line is not flagged
     assert report.network == ["https://unpkg.com/x.js"]
     assert report.broken_images == ["missing.png", "_images/x.png"]
     assert report.uncaptioned == ["_images/x.png"] and len(report.output_errors) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,6 +74,15 @@ def test_pooling_skips_first_position_and_specials(llama):
     expected = after_block_0[0, 1:].mean(0)  # BOS at 0 is both special and the sink position
     pooled, _ = E.pooled_residuals(llama, [text])
     np.testing.assert_allclose(pooled[0, 0], expected.numpy(), atol=1e-6)
+
+
+def test_a_truncated_vector_file_is_set_aside_and_recomputed(ev, tmp_path):
+    first = E.emotion_vectors("tiny-llama", profile="smoke", seed=0, root=tmp_path)
+    folder = Path(first.meta["artifact"])
+    (folder / "vectors.npz").write_bytes((folder / "vectors.npz").read_bytes()[:100])
+    again = E.emotion_vectors("tiny-llama", profile="smoke", seed=0, root=tmp_path)
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+    assert len(list(tmp_path.glob(f"{folder.name}.corrupt-*"))) == 1
 
 
 def test_emotion_vectors_definition_and_cache(ev, llama):

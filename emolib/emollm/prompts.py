@@ -250,15 +250,23 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
     art = artifact("representations", {"backbone": backbone.identity, "texts": digest, "n_texts": len(texts),
                                        "sites": list(sites), "position": "read-out (last token or cloze mask)",
                                        "residual": "after block"}, root)
-    if art.exists():
-        art.mark_used()
-    else:
+    def load(path: Path) -> dict[str, np.ndarray]:
+        arrays = load_arrays(path / "representations.npz")
+        bad = {k: v.shape for k, v in arrays.items() if len(v) != len(texts)}
+        if bad or set(arrays) != set(sites):
+            raise ValueError(f"{path / 'representations.npz'} holds {sorted(arrays)} {bad}, expected {list(sites)} "
+                             f"of {len(texts)} texts")
+        return arrays
+
+    cached = art.reuse(load)  # a broken file is set aside and recomputed
+    if cached is None:
         with art.writing(n_texts=len(texts)) as folder:  # computed inside: a failure releases the lock
             start = time.perf_counter()
             reps = representations(backbone, texts, sites, batch_size=batch_size, prefixes=prefixes)
             logger.info("representations of %d texts in %.1f s", len(texts), time.perf_counter() - start)
             save_arrays(folder / "representations.npz", {k: v.astype(np.float16) for k, v in reps.items()})
-    return {k: v.astype(np.float32) for k, v in load_arrays(art.path / "representations.npz").items()}
+        cached = load(art.path)
+    return {k: v.astype(np.float32) for k, v in cached.items()}
 
 
 def probe_data(backbone: Backbone, settings: ProbeSettings, scales: Sequence[str] = SCALES,

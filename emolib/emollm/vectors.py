@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,11 +171,21 @@ def emotion_vectors(
               "max_length": settings.max_length, "seed": seed, "pooling": "mean-real-nonspecial-skip-first-causal",
               "site": "layer-output"}  # fmt: skip
     art = artifact("emotion_vectors", inputs, root)
-    if not art.exists():
+    names = {"vectors", "layer_norms", "scale", "counts", "rows"}
+
+    def load(path: Path) -> dict[str, np.ndarray]:
+        arrays = load_arrays(path / "vectors.npz")
+        if set(arrays) != names or arrays["vectors"].shape[1:] != (len(EMOTIONS), bb.hidden_size):
+            raise ValueError(f"{path / 'vectors.npz'} holds {sorted(arrays)} with vectors "
+                             f"{arrays.get('vectors', np.empty(0)).shape}, expected [layers, 27, {bb.hidden_size}]")
+        return arrays
+
+    arrays = art.reuse(load)  # a broken file is set aside and recomputed
+    if arrays is None:
         try:
             comments, membership = sample_comments(settings.split, settings.n_per_emotion, seed)
         except BaseException:
-            art.release()  # exists() took the lock
+            art.release()  # reuse() took the lock
             raise
         with art.writing(n_comments=len(comments)) as tmp:  # computed inside: a failure releases the lock
             logger.info("emotion vectors of %s: %d comments", bb.name, len(comments))
@@ -185,9 +196,7 @@ def emotion_vectors(
             save_arrays(tmp / "vectors.npz", {"vectors": vectors, "layer_norms": np.median(norms, axis=1),
                                               "scale": pooled.std(0, dtype=np.float64).astype(np.float32),
                                               "counts": counts, "rows": comments["row"].to_numpy()})
-    else:
-        art.mark_used()
-    arrays = load_arrays(art.path / "vectors.npz")
+        arrays = load(art.path)
     return EmotionVectors(arrays["vectors"], arrays["layer_norms"], arrays["scale"], arrays["counts"], bb.name, EMOTIONS,
                           {**inputs, "n_comments": int(len(arrays["rows"])), "artifact": str(art.path)})
 
