@@ -113,7 +113,8 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
         if "units_fwer" in rows:
             r = rows["units_fwer"].iloc[0]
             label = r["verdict"]
-            parts.append(f"{int(r['value']):,} units at FWER < .05 (null prompts: {int(r['null_control']):,})")
+            n = int(r["value"])
+            parts.append(f"{n:,} unit{'' if n == 1 else 's'} at FWER < .05 (null prompts: {int(r['null_control']):,})")
         if "units_paper" in rows:
             r = rows["units_paper"].iloc[0]
             label = label or r["verdict"]
