@@ -104,7 +104,7 @@ def _peak_gb(device: torch.device) -> float:
 
 
 def measure_rates(backbone: Backbone, settings: profiles.PromptSettings, n_examples: int = 16,
-                  n_masks: int = 4, n_units: int = 2048, permutations: int = 20) -> Rates:
+                  n_masks: int = 4, n_units: int = 8192, permutations: int = 20) -> Rates:
     """Time a few batches of each kernel the run uses, on ``backbone``'s device (the second of two tries)."""
     from emolib import rsa
     from emolib.paper import prompts

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -94,6 +95,8 @@ def test_book_smoke_build_renders_every_page_without_errors(tmp_path, backbone, 
     intro = (html / "book" / "intro.html").read_text()
     assert "pending: run the backbone chapters" not in intro  # the build's own verdict fills the intro's table
     assert f"chosen backbone: {backbone} (smoke)" in intro
+    coverage = (html / "book" / "coverage.html").read_text()
+    assert re.search(rf"chosen backbone: {backbone} \(smoke\)(</p>)?</th>", coverage)  # a table, not Markdown text
     assert all(c["parameters"].get("profile") == "smoke" for c in timings["chapters"])
 
 

@@ -32,7 +32,7 @@ from scipy import stats
 from emolib.paper.masking_tests import sign_flip_tests
 from emolib.profiles import PAPER_UNITS
 
-__all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "CHANCE_FLOOR", "decide", "claim_values", "verdict"]
+__all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "CHANCE_FLOOR", "decide", "claim_values", "verdict", "for_display"]
 
 #: The paper's claims, in the order of the table.
 CLAIMS = {
@@ -178,3 +178,24 @@ def _one_sample_p(values: pd.Series, reference: float) -> float:
     if len(values) < 2 or np.std(values) == 0:
         return np.nan
     return float(stats.ttest_1samp(values, reference, alternative="greater").pvalue)
+
+
+def for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The verdict table as a page shows it: counts as integers, other numbers to 3 decimals, blanks for NaN.
+
+    Example:
+        >>> t = pd.DataFrame({"claim": ["units_paper", "masks"], "k": pd.array([None, 1500], dtype="Int64"),
+        ...                   "value": [20795.0, -0.0241], "null_control": [14784.0, np.nan]})
+        >>> for_display(t)[["k", "value", "null control"]].values.tolist()
+        [['', '20,795', '14,784'], ['1,500', '-0.024', '']]
+    """
+    counts = table["claim"].isin(["units_paper", "units_fwer", "selective"])
+    out = table.drop(columns="claim").astype(object)
+    for column in ("released_roberta", "value", "ci_low", "ci_high", "p", "null_control"):
+        if column in out:
+            out[column] = [("" if pd.isna(v) else f"{v:,.0f}" if is_count else f"{v:.3f}")
+                           for v, is_count in zip(table[column], counts)]
+    if "k" in out:
+        out["k"] = ["" if pd.isna(k) else f"{int(k):,}" for k in table["k"]]
+    return out.rename(columns={"released_roberta": "released RoBERTa", "null_control": "null control",
+                               "ci_low": "CI low", "ci_high": "CI high"})
