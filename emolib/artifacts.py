@@ -217,6 +217,8 @@ class Artifact:
         try:
             result = loader(self.path)
         except LOAD_ERRORS:
+            if planning_active():  # a plan neither locks nor sets aside: the run will recompute it
+                raise WouldCompute(self) from None
             self._lock()
             try:
                 result = loader(self.path)  # another process may have replaced it meanwhile

@@ -29,12 +29,12 @@ import logging
 import os
 import pickle
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ArtifactBusyError", "UnsafeFileError", "WouldCompute", "planning", "planning_active", "note_reused", "strict_mode", "set_strict", "lock_timeout", "acquire_lock",
-           "set_aside", "safe_torch_load", "write_error"]
+__all__ = ["ArtifactBusyError", "UnsafeFileError", "WouldCompute", "planning", "planning_active", "note_reused",
+           "strict_mode", "set_strict", "lock_timeout", "acquire_lock", "set_aside", "safe_torch_load", "write_error"]
 
 logger = logging.getLogger(__name__)
 

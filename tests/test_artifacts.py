@@ -26,6 +26,28 @@ def test_artifact_is_written_atomically_and_reused(tmp_path):
     assert usage["reused"].tolist() == [False, True] and set(usage["stage"]) == {"stage"}
 
 
+def test_planning_reuses_notes_and_never_locks_or_sets_aside(tmp_path):
+    from emolib.integrity import WouldCompute, planning
+
+    good = artifacts.artifact("stage", {"x": "good"}, root=tmp_path)
+    with good.writing() as folder:
+        (folder / "out.txt").write_text("42")
+    unreadable = artifacts.artifact("stage", {"x": "bad"}, root=tmp_path)
+    with unreadable.writing() as folder:
+        (folder / "out.txt").write_text("not a number")  # checksums match; the loader refuses it
+    missing = artifacts.artifact("stage", {"x": "missing"}, root=tmp_path)
+    before = artifacts.read_usage(tmp_path)
+    with planning() as reused:
+        assert good.reuse(lambda p: int((p / "out.txt").read_text())) == 42
+        with pytest.raises(WouldCompute):
+            unreadable.reuse(lambda p: int((p / "out.txt").read_text()))
+        with pytest.raises(WouldCompute) as stop:
+            missing.exists()
+    assert reused == [good] and stop.value.artifact == missing
+    assert unreadable.path.is_dir() and not list(tmp_path.glob("*.corrupt-*"))  # left as it was
+    assert not artifacts._HELD and len(artifacts.read_usage(tmp_path)) == len(before)
+
+
 def test_failed_stage_leaves_no_folder_but_keeps_partial_progress(tmp_path):
     art = artifacts.artifact("stage", {"x": 2}, root=tmp_path)
     (art.partial_dir / "checkpoint.txt").write_text("epoch 1")
