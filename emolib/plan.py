@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import resource
 import time
@@ -161,6 +162,7 @@ def stage_work(emotions, seeds, prompt_settings: profiles.PromptSettings, maskin
     """
     from emolib.paper import prompts
 
+    @functools.cache  # the masked dev evaluation and the null control's ask for the same task sizes
     def size(e: str, s: int, split: str, settings) -> int:
         return len(prompts.task_split(e, int(s), split, settings))
 
