@@ -26,6 +26,23 @@ def _artifact_root(tmp_path_factory):
         os.environ["EMOLIB_ARTIFACTS"] = old
 
 
+#: what ``emolib --strict`` / ``--no-wait`` write into ``os.environ`` (cli.main does so for its whole process)
+_CLI_ENVIRONMENT = ("EMOLIB_STRICT", "EMOLIB_LOCK_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def _cli_environment():
+    """Restore the variables a CLI test's ``main(["--strict", ...])`` sets, so that no later test (or the
+    processes it starts) runs in strict or no-wait mode by accident."""
+    old = {name: os.environ.get(name) for name in _CLI_ENVIRONMENT}
+    yield
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory, _artifact_root):
     """The whole book built once per session in the smoke profile on tiny-llama; the build folder (``html/``,

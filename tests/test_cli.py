@@ -131,9 +131,8 @@ def test_every_list_option_takes_spaces_and_commas(monkeypatch, tmp_path):
 
 def test_strict_and_no_wait_reach_the_environment(monkeypatch, tmp_path):
     monkeypatch.setattr("emolib.reproduce.train_grid", lambda out, **kw: [])
-    for name in ("EMOLIB_STRICT", "EMOLIB_LOCK_TIMEOUT"):  # setenv first, so that the test's end removes them
-        monkeypatch.setenv(name, "unset")
-        monkeypatch.delenv(name)
+    monkeypatch.delenv("EMOLIB_STRICT", raising=False)  # conftest restores both after the test
+    monkeypatch.delenv("EMOLIB_LOCK_TIMEOUT", raising=False)
     assert cli.main(["--strict", "--no-wait", "train", "--backbone", "tiny-llama", "--out", str(tmp_path)]) == 0
     import os
 
