@@ -204,7 +204,33 @@ class Artifact:
             raise
         for stale in self.root.glob(f".tmp-{self.name}-*"):  # left by a killed writer; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
+        for message in self.stale_versions():
+            logger.warning(message)
         return False
+
+    def stale_versions(self) -> list[str]:
+        """Messages naming artifacts of this stage with these inputs that another version of the stage made
+        (in the shipped and the local root), with the command that recomputes them."""
+        from emolib.versions import stale_message
+
+        ours = {k: v for k, v in _canonical(self.inputs).items() if k != "version"}
+        out = []
+        for folder in (shipped_root(), self.root):
+            if folder is None or not folder.is_dir():
+                continue
+            for meta_path in sorted(folder.glob(f"{self.stage}-*/meta.json")):
+                try:
+                    inputs = json.loads(meta_path.read_text()).get("inputs", {})
+                except (OSError, ValueError):
+                    continue
+                if inputs.get("version") != self.inputs.get("version") and \
+                        {k: v for k, v in inputs.items() if k != "version"} == ours:
+                    backbone = ours.get("backbone", {})
+                    out.append(stale_message(self.stage, str(meta_path.parent), inputs.get("version"),
+                                             backbone.get("name", "BACKBONE") if isinstance(backbone, dict) else "BACKBONE",
+                                             (ours.get("profile") or {}).get("profile", "PROFILE")
+                                             if isinstance(ours.get("profile"), dict) else "PROFILE"))
+        return out
 
     def reuse(self, loader: Callable[[Path], T]) -> T | None:
         """``loader(path)`` of the reusable artifact (marked used), or ``None`` when it must be computed.
@@ -348,7 +374,15 @@ class Artifact:
 
 
 def artifact(stage: str, inputs: Mapping[str, Any], root: str | os.PathLike | None = None) -> Artifact:
-    """The :class:`Artifact` of ``stage`` for ``inputs`` under the artifact root."""
+    """The :class:`Artifact` of ``stage`` for ``inputs`` under the artifact root.
+
+    A stage of :data:`emolib.versions.STAGE_VERSIONS` must carry its current ``version`` in ``inputs``.
+    """
+    from emolib.versions import STAGE_VERSIONS
+
+    if stage in STAGE_VERSIONS and inputs.get("version") != STAGE_VERSIONS[stage]:
+        raise ValueError(f"the inputs of stage {stage!r} carry version {inputs.get('version')!r}; this code computes "
+                         f"version {STAGE_VERSIONS[stage]} (emolib.versions.version({stage!r}))")
     return Artifact(stage, dict(inputs), artifact_root(root))
 
 

@@ -262,7 +262,7 @@ _TABLE: dict[tuple[str, str], Any] = {
     ("prompts", "standard"): PromptSettings(n_tokens=8, init=STANDARD_INIT, prompt_position="after", lr=3e-2,
                                             epochs=3, batch_size=4, seeds=(1, 2, 3), train_size=200, dev_size=100,
                                             test_size=100, max_length=32, verbalizer=("no", "yes"), dropout=False,
-                                            accuracy_batch=None, micro_batch=64, precision="bf16"),
+                                            accuracy_batch=None, micro_batch=32, precision="bf16"),
     ("masking", "paper"): MaskingSettings(),
     ("masking", "quick"): MaskingSettings(k_values=(4000 / PAPER_UNITS,), n_draws=2, paper_random=False,
                                           splits=("dev",)),

@@ -38,6 +38,7 @@ from emolib import human, profiles, rcompat, released, rsa
 from emolib.artifacts import artifact, atomic_write_csv, data_fingerprint
 from emolib.device import resolve_device
 from emolib.emotions import PAPER_ORDER, PAPER_SEEDS
+from emolib.versions import version
 
 __all__ = ["TARGETS", "Target", "reproduce", "released_searchlight", "released_manipulation", "released_claims",
            "train_grid",
@@ -85,7 +86,7 @@ def released_searchlight(
     targets = released.attribute_distances() if attribute_rdms is None else attribute_rdms
     exclude = sorted((str(e), int(s)) for e, s in exclude)
     valid = rsa.prompt_mask(PAPER_ORDER, PAPER_SEEDS, exclude)
-    inputs = {"data": data_fingerprint(), "exclude": exclude, "emulate_r": emulate_r, "version": 1,
+    inputs = {"data": data_fingerprint(), "exclude": exclude, "emulate_r": emulate_r, "version": version("searchlight-released"),
               **({"permutations": int(permutations), "seed": int(seed)} if permutations else {}),
               "targets": hashlib.sha256(pd.util.hash_pandas_object(targets).to_numpy().tobytes()
                                         + "|".join(map(str, targets.columns)).encode()).hexdigest()[:16]}

@@ -47,6 +47,7 @@ from emolib.model.backbones import Backbone
 from emolib.model.hooks import record
 from emolib.emollm.probes import lemma_families, template_families
 from emolib.profiles import ProbeSettings
+from emolib.versions import version
 
 __all__ = ["SCALES", "SITES", "TEMPLATE_VERSION", "LEXICAL_CARRIER", "probe_layers", "template_subset",
            "prompt_frame", "cloze", "representations", "cached_representations", "probe_data"]
@@ -249,7 +250,7 @@ def cached_representations(backbone: Backbone, texts: Sequence[str], sites: Sequ
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()
     art = artifact("representations", {"backbone": backbone.identity, "texts": digest, "n_texts": len(texts),
                                        "sites": list(sites), "position": "read-out (last token or cloze mask)",
-                                       "residual": "after block"}, root)
+                                       "residual": "after block", "version": version("representations")}, root)
     def load(path: Path) -> dict[str, np.ndarray]:
         arrays = load_arrays(path / "representations.npz")
         bad = {k: v.shape for k, v in arrays.items() if len(v) != len(texts)}

@@ -58,6 +58,7 @@ from emolib.human import rating_means, similarity_rdm
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.model.hooks import record
 from emolib.rsa import compare_rdms
+from emolib.versions import version
 
 __all__ = [
     "ANCHORS", "EmotionVectors", "sample_comments", "pooled_residuals", "emotion_vectors",
@@ -169,7 +170,7 @@ def emotion_vectors(
     bb = load_backbone(backbone, device=device)
     inputs = {"backbone": bb.identity, "split": settings.split, "n_per_emotion": settings.n_per_emotion,
               "max_length": settings.max_length, "seed": seed, "pooling": "mean-real-nonspecial-skip-first-causal",
-              "site": "layer-output"}  # fmt: skip
+              "site": "layer-output", "version": version("emotion_vectors")}  # fmt: skip
     art = artifact("emotion_vectors", inputs, root)
     names = {"vectors", "layer_norms", "scale", "counts", "rows"}
 

@@ -171,12 +171,16 @@ class PromptScorer:
         or ``[<bos>?, P, suffix]`` with the prompt after the comment: an empty comment either way)."""
         return self.batch_ids([self._empty + self._suffix_ids] * prompts.shape[0], prompts)
 
-    def batch_ids(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor) -> dict[str, torch.Tensor]:
+    def batch_ids(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor,
+                  width: int | None = None) -> dict[str, torch.Tensor]:
         """Model inputs from pre-encoded token ids (:meth:`encode`) and prompts (B, L, d).
+
+        ``width``: pad the token ids to this many columns (default: the longest row); a fixed width makes
+        the batch's shape independent of which rows share it (:mod:`emolib.paper.batches`).
 
         Returns:
             ``inputs_embeds`` (B, T, d), ``attention_mask`` (B, T), ``position_ids`` (B, T) and
-            ``readout`` (B,) long: the read-out position of each row. T = prefix + L + longest text.
+            ``readout`` (B,) long: the read-out position of each row. T = prefix + L + width.
         """
         if prompts.dim() != 3 or prompts.shape[0] != len(ids) or prompts.shape[2] != self.hidden_size:
             raise ValueError(
@@ -185,9 +189,7 @@ class PromptScorer:
         device = self.device
         n_batch, n_prompt = prompts.shape[:2]
         lengths = torch.tensor([len(x) for x in ids], device=device)  # (B,)
-        width = int(lengths.max()) if n_batch else 0
-        if width == 0:
-            raise ValueError("every input needs at least one token after the prompt")
+        width = _check_width(width, int(lengths.max()) if n_batch else 0)
         tokens = torch.full((n_batch, len(self._prefix) + width), self.pad_id, dtype=torch.long, device=device)
         for row, seq in enumerate(ids):
             tokens[row, len(self._prefix): len(self._prefix) + len(seq)] = torch.as_tensor(seq, device=device)
@@ -229,16 +231,24 @@ class PromptScorer:
         prompt = soft.gather(1, slot[:, :, None].expand(-1, -1, soft.shape[2]))  # (B, T, d)
         return torch.where(is_prompt[:, :, None], prompt, tokens)
 
-    def score(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor) -> torch.Tensor:
+    def cached_path(self, ids: Sequence[int]) -> bool:
+        """Whether :meth:`score` scores this row on the comment's KV cache (prompt after a non-empty comment)."""
+        return self.prompt_position == "after" and len(ids) > len(self._suffix_ids)
+
+    def score(self, ids: Sequence[Sequence[int]], prompts: torch.Tensor, width: int | None = None) -> torch.Tensor:
         """Verbalizer logits (B, 2) of pre-encoded ids (:meth:`encode`) with one prompt each, by the fastest
         exact path: with the prompt after the comment, the comment once without gradients, then the
-        prompt and suffix on its KV cache; otherwise :meth:`logits` of :meth:`batch_ids`."""
-        if self.prompt_position != "after" or min(len(x) for x in ids) <= len(self._suffix_ids):
-            return self.logits(self.batch_ids(ids, prompts))
+        prompt and suffix on its KV cache; otherwise :meth:`logits` of :meth:`batch_ids`.
+
+        ``width``: pad the ids to this many columns (see :meth:`batch_ids`); rows of one call should share
+        :meth:`cached_path` (a row that cannot use the cache sends the whole batch down the other path).
+        """
+        if not all(self.cached_path(x) for x in ids):
+            return self.logits(self.batch_ids(ids, prompts, width))
         device, n_suffix = self.device, len(self._suffix_ids)
         texts = [list(x[: len(x) - n_suffix]) for x in ids]
         lengths = torch.tensor([len(t) for t in texts], device=device)  # (B,)
-        width = int(lengths.max())
+        width = _check_width(width, max(len(x) for x in ids)) - n_suffix
         tokens = torch.full((len(texts), width), self.pad_id, dtype=torch.long, device=device)
         for row, seq in enumerate(texts):
             tokens[row, : len(seq)] = torch.as_tensor(seq, device=device)
@@ -299,3 +309,14 @@ class PromptScorer:
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Verbalizer logits (B, 2) at the read-out (class 0 = not the emotion, class 1 = the emotion)."""
         return self.head(self.hidden(batch))
+
+
+def _check_width(width: int | None, longest: int) -> int:
+    """``width`` (or ``longest`` if None), checked to hold the longest row."""
+    if longest == 0:
+        raise ValueError("every input needs at least one token after the prompt")
+    if width is None:
+        return longest
+    if width < longest:
+        raise ValueError(f"width {width} is shorter than the longest row ({longest} tokens)")
+    return int(width)

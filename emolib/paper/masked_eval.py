@@ -42,6 +42,8 @@ from emolib.device import autocast, resolve_precision
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.model.hooks import mask_units
 from emolib.paper import prompts
+from emolib.paper.batches import plan_micro_batches
+from emolib.versions import version
 
 __all__ = ["ACCURACY_MODES", "STAGE_VERSION", "batch_accuracy", "masked_logits", "masked_predictions",
            "masked_accuracy"]
@@ -49,8 +51,9 @@ __all__ = ["ACCURACY_MODES", "STAGE_VERSION", "batch_accuracy", "masked_logits",
 logger = logging.getLogger(__name__)
 
 ACCURACY_MODES = ("exact", "batch100")
-#: Version of the masked-evaluation artifact: bump it when a change alters what the stage computes.
-STAGE_VERSION = 1
+#: Version of the masked-evaluation artifact (:mod:`emolib.versions`): bump it there when a change alters
+#: what the stage computes.
+STAGE_VERSION = version("masked-eval")
 _INDEX_COLUMNS = ["condition", "attribute", "k", "draw"]
 
 
@@ -91,17 +94,22 @@ def masked_logits(
     """
     n, m = len(texts), masks.shape[0]
     device = backbone.device
+    ids = scorer.encode(list(texts))
     mask_of = torch.arange(m).repeat_interleave(n)  # [M * n] pairs, mask-major
     text_of = torch.arange(n).repeat(m)
     out = torch.empty(m * n, 2)
+    # fixed-shape micro-batches: a pair's logits do not depend on the pairs beside it (emolib.paper.batches)
+    chunks = plan_micro_batches([len(ids[i]) for i in text_of.tolist()], batch_size,
+                                extra=[scorer.cached_path(ids[i]) for i in text_of.tolist()])
+    prompt = prompt.to(device)
     with torch.inference_mode(), mask_units(backbone, masks) as state:
-        for start in range(0, m * n, batch_size):
-            rows = slice(start, start + batch_size)
-            chunk = [texts[i] for i in text_of[rows].tolist()]
-            state["mask_index"] = mask_of[rows].to(device)
-            batch = scorer.batch(chunk, prompt.to(device)[None].expand(len(chunk), -1, -1))
+        for chunk in chunks:
+            members = torch.tensor(chunk.members)
+            state["mask_index"] = mask_of[members].to(device)
+            rows = [ids[i] for i in text_of[members].tolist()]
             with autocast(device, precision):
-                out[rows] = scorer.logits(batch).float().cpu()  # [B, 2]
+                logits = scorer.score(rows, prompt[None].expand(len(rows), -1, -1), width=chunk.width)
+            out[chunk.real] = logits.float()[: chunk.n_real].cpu()  # [n_real, 2]
     return out.reshape(m, n, 2)
 
 

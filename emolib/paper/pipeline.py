@@ -39,6 +39,7 @@ from emolib.paper import manipulation, prompts, units
 from emolib.paper.masked_eval import masked_accuracy
 from emolib.paper.store import PromptStore
 from emolib.profiles import MaskingSettings
+from emolib.versions import version
 
 __all__ = ["activation_inputs", "MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
            "run_paper", "load_searchlight", "save_searchlight"]
@@ -100,7 +101,7 @@ def activation_cube(values: np.ndarray, index: pd.DataFrame, emotions: Sequence[
 
 def activation_inputs(backbone: Backbone, store: PromptStore) -> dict:
     """What the activations of ``store``'s prompts depend on (their artifact's key inputs)."""
-    return {"backbone": backbone.identity, "prompts": store.fingerprint(), "version": 1}
+    return {"backbone": backbone.identity, "prompts": store.fingerprint(), "version": version("activations")}
 
 
 def run_activations(backbone: Backbone, store: PromptStore, scorer, root: str | Path | None = None) -> np.ndarray:
@@ -163,7 +164,7 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
     if permutations:
         extra |= {"permutations": int(permutations), "permutation_seed": int(seed)}
     art = artifact("searchlight", {"activations": key, "seeds": seeds, "units_per_layer": units_per_layer,
-                                   "targets": human.DOWNSTREAM_SOURCE, "version": 1, **extra}, root=root)
+                                   "targets": human.DOWNSTREAM_SOURCE, "version": version("searchlight"), **extra}, root=root)
     cached = art.reuse(load_searchlight)
     if cached is not None:
         return cached

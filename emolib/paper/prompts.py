@@ -38,14 +38,16 @@ from emolib.paper.layouts import PromptScorer
 from emolib.paper.store import ACCURACY_COLUMNS, HISTORY_COLUMNS, PromptStore
 from emolib.paper.train import Examples, evaluate_bank, train_bank
 from emolib.profiles import PromptSettings
+from emolib.versions import version
 
 __all__ = ["task_split", "make_scorer", "initial_prompts", "prompt_inputs", "store_settings", "check_grid", "train_prompts", "summary_table",
            "accuracy_table", "findings", "layout_description"]
 
 logger = logging.getLogger(__name__)
 
-#: Version of the prompt stage's artifact: bump it when a change alters what the stage computes.
-STAGE_VERSION = 1
+#: Version of the prompt stage's artifact (:mod:`emolib.versions`): bump it there when a change alters what
+#: the stage computes.
+STAGE_VERSION = version("prompts")
 
 
 def task_split(emotion: str, seed: int, split: str, profile: str | PromptSettings = "quick") -> pd.DataFrame:

@@ -5,10 +5,16 @@ the epoch takes its next ``batch_size`` examples (its own shuffled order); the l
 prompts of each prompt's mean loss, so each prompt's gradient equals the gradient of training it
 alone with that batch. :class:`BankAdamW` keeps per-prompt moments and step counts and leaves
 prompts without examples in an iteration untouched (no decay, no moment update), so the bank is
-equivalent to K independent AdamW runs. Examples are mixed across prompts, sorted by length and
-cut into micro-batches (dynamic padding); gradients accumulate over micro-batches and, under
-``torch.distributed`` (e.g. ``accelerate launch``), micro-batches are shared round-robin between
-processes and gradients all-reduced.
+equivalent to K independent AdamW runs.
+
+The equivalence is exact, not only in expectation: examples of all prompts share fixed-shape
+micro-batches (:mod:`emolib.paper.batches`: a row's padded width and the number of rows depend on
+the row alone), each row's gradient is taken separately (the prompts enter as a per-row leaf), and a
+prompt's gradient is the sum of its rows in its own example order. So a prompt trained inside a grid
+and the same prompt trained alone run the same arithmetic, in fp32 and in bf16, and come out
+bit-identical on one machine (without dropout: dropout noise is drawn per micro-batch). Under
+``torch.distributed`` (e.g. ``accelerate launch``) micro-batches are shared round-robin between
+processes and the per-row gradients all-reduced (a sum with zeros, so exact as well).
 
 Example:
     >>> from emolib.model import tiny_backbone
@@ -22,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +42,7 @@ from tqdm.auto import tqdm
 
 from emolib.device import autocast
 from emolib.integrity import UnsafeFileError, safe_torch_load, set_aside
+from emolib.paper.batches import MicroBatch, plan_micro_batches
 from emolib.paper.layouts import PromptScorer
 
 __all__ = ["BankAdamW", "Examples", "BankResult", "train_bank", "evaluate_bank"]
@@ -73,26 +81,26 @@ class BankAdamW:
 
     @torch.no_grad()
     def step(self, grad: torch.Tensor, active: torch.Tensor) -> None:
-        """Apply one step to the prompts with ``active`` True (K,) using ``grad`` (K, ...)."""
-        rows = active.nonzero().flatten().to(self.bank.device)
-        if rows.numel() == 0:
-            return
+        """Apply one step to the prompts with ``active`` True (K,) using ``grad`` (K, ...).
+
+        Each prompt is updated on its own (a loop over prompts), so its arithmetic is the same whether
+        it is trained alone or in a bank of any size.
+        """
         b1, b2 = self.betas
-        g = grad[rows].float()
-        m = self.m[rows].mul_(b1).add_(g, alpha=1 - b1)
-        v = self.v[rows].mul_(b2).addcmul_(g, g, value=1 - b2)
-        self.m[rows], self.v[rows] = m, v
-        self.steps[rows.cpu()] += 1
-        shape = (-1,) + (1,) * (self.bank.dim() - 1)
-        step_size = torch.full((rows.numel(),), self.lr, device=self.bank.device)
-        if self.correct_bias:
-            t = self.steps[rows.cpu()].to(self.bank.device, torch.float64)
-            step_size = (self.lr * torch.sqrt(1 - b2**t) / (1 - b1**t)).float()
-        p = self.bank[rows].float()
-        p = p - step_size.view(shape) * m / (v.sqrt() + self.eps)
-        if self.weight_decay > 0:
-            p = p - self.lr * self.weight_decay * p
-        self.bank[rows] = p.to(self.bank.dtype)
+        for row in active.nonzero().flatten().tolist():
+            g = grad[row].float()
+            m = self.m[row].mul_(b1).add_(g, alpha=1 - b1)
+            v = self.v[row].mul_(b2).addcmul_(g, g, value=1 - b2)
+            self.steps[row] += 1
+            step_size = self.lr
+            if self.correct_bias:
+                t = int(self.steps[row])
+                step_size = self.lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            p = self.bank[row].float()
+            p = p - step_size * m / (v.sqrt() + self.eps)
+            if self.weight_decay > 0:
+                p = p - self.lr * self.weight_decay * p
+            self.bank[row] = p.to(self.bank.dtype)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"m": self.m.cpu(), "v": self.v.cpu(), "steps": self.steps.clone()}
@@ -118,10 +126,10 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-def _micro_batches(items: list[tuple[int, int]], lengths: list[int], size: int) -> list[list[int]]:
-    """Positions of ``items`` sorted by token length, cut into chunks of at most ``size``."""
-    order = sorted(range(len(items)), key=lambda i: (lengths[i], i))
-    return [order[i: i + size] for i in range(0, len(order), size)]
+def fixed_batches(scorer: PromptScorer, ids: Sequence[Sequence[int]], rows: int) -> list[MicroBatch]:
+    """:func:`~emolib.paper.batches.plan_micro_batches` for pre-encoded rows of ``scorer``: the shape class of
+    a row is its padded width and the path that scores it (:meth:`PromptScorer.cached_path`)."""
+    return plan_micro_batches([len(x) for x in ids], rows, extra=[scorer.cached_path(x) for x in ids])
 
 
 @torch.no_grad()
@@ -137,11 +145,11 @@ def evaluate_bank(scorer: PromptScorer, prompts: torch.Tensor, data: Sequence[Ex
     """
     rank, world = _dist()
     items = [(k, i) for k, ex in enumerate(data) for i in range(len(ex.ids))]
-    lengths = [len(data[k].ids[i]) for k, i in items]
+    ids_of = [data[k].ids[i] for k, i in items]
     correct = torch.zeros(len(items))
     losses = torch.zeros(len(items))
     device = scorer.device
-    chunks = _micro_batches(items, lengths, micro_batch)
+    chunks = fixed_batches(scorer, ids_of, micro_batch)
     model = scorer.backbone.model
     was_training = model.training
     model.eval()
@@ -149,14 +157,15 @@ def evaluate_bank(scorer: PromptScorer, prompts: torch.Tensor, data: Sequence[Ex
         for c, chunk in enumerate(tqdm(chunks, desc=desc, disable=not progress, leave=False)):
             if c % world != rank:
                 continue
-            ks = torch.tensor([items[j][0] for j in chunk])
-            ids = [data[items[j][0]].ids[items[j][1]] for j in chunk]
-            labels = torch.tensor([data[items[j][0]].labels[items[j][1]] for j in chunk], device=device)
+            ks = torch.tensor([items[j][0] for j in chunk.members])
+            ids = [ids_of[j] for j in chunk.members]
+            real = chunk.real
+            labels = torch.tensor([data[items[j][0]].labels[items[j][1]] for j in real], device=device)
             with autocast(device, precision):
-                logits = scorer.score(ids, prompts[ks.to(prompts.device)])
-            logits = logits.float()
-            correct[chunk] = (logits.argmax(-1) == labels).float().cpu()
-            losses[chunk] = F.cross_entropy(logits, labels, reduction="none").cpu()
+                logits = scorer.score(ids, prompts[ks.to(prompts.device)], width=chunk.width)
+            logits = logits.float()[: chunk.n_real]  # (n_real, 2): filler rows dropped
+            correct[real] = (logits.argmax(-1) == labels).float().cpu()
+            losses[real] = F.cross_entropy(logits, labels, reduction="none").cpu()
     finally:
         model.train(was_training)
     if world > 1:
@@ -270,7 +279,7 @@ def train_bank(
     keys = list(keys) if keys is not None else [[k] for k in range(k_prompts)]
     rank, world = _dist()
     device = scorer.device
-    bank = init.detach().to(device, torch.float32).clone().requires_grad_(True)  # (K, L, d)
+    bank = init.detach().to(device, torch.float32).clone()  # (K, L, d)
     opt = BankAdamW(bank, lr=lr, eps=eps, weight_decay=weight_decay, correct_bias=correct_bias)
     best = bank.detach().clone()
     best_dev = np.full(k_prompts, -np.inf)
@@ -299,23 +308,31 @@ def train_bank(
         try:
             for pairs in plan:
                 counts = np.bincount([k for k, _ in pairs], minlength=k_prompts)
-                lengths = [len(train[k].ids[i]) for k, i in pairs]
-                bank.grad = None
-                for c, chunk in enumerate(_micro_batches(pairs, lengths, micro_batch)):
+                step_ids = [train[k].ids[i] for k, i in pairs]
+                row_grads = torch.zeros((len(pairs),) + tuple(bank.shape[1:]), device=device)  # (rows, L, d)
+                row_loss = torch.zeros(len(pairs), dtype=torch.float64)
+                for c, chunk in enumerate(fixed_batches(scorer, step_ids, micro_batch)):
                     if c % world != rank:
                         continue
-                    ks = [pairs[j][0] for j in chunk]
-                    ids = [train[k].ids[pairs[j][1]] for k, j in zip(ks, chunk)]
-                    labels = torch.tensor([train[k].labels[pairs[j][1]] for k, j in zip(ks, chunk)], device=device)
-                    weights = torch.tensor([1.0 / counts[k] for k in ks], device=device)
+                    ks = [pairs[j][0] for j in chunk.members]
+                    real = chunk.real
+                    labels = torch.tensor([train[pairs[j][0]].labels[pairs[j][1]] for j in real], device=device)
+                    weights = torch.tensor([1.0 / counts[pairs[j][0]] for j in real], device=device)
+                    rows = bank[torch.tensor(ks, device=device)].clone().requires_grad_(True)  # (B, L, d) leaf
                     with autocast(device, precision):
-                        logits = scorer.score(ids, bank[torch.tensor(ks, device=device)])
-                    per_example = F.cross_entropy(logits.float(), labels, reduction="none")
+                        logits = scorer.score([step_ids[j] for j in chunk.members], rows, width=chunk.width)
+                    per_example = F.cross_entropy(logits.float()[: chunk.n_real], labels, reduction="none")
                     (per_example * weights).sum().backward()
-                    sum_loss.index_add_(0, torch.tensor(ks), per_example.detach().double().cpu())
-                grad = bank.grad if bank.grad is not None else torch.zeros_like(bank)
+                    row_grads[real] = rows.grad[: chunk.n_real]
+                    row_loss[real] = per_example.detach().double().cpu()
                 if world > 1:
-                    torch.distributed.all_reduce(grad)
+                    torch.distributed.all_reduce(row_grads)  # each row is non-zero on one process only
+                    torch.distributed.all_reduce(row_loss)
+                grad = torch.zeros_like(bank)
+                for k in np.flatnonzero(counts):  # a prompt's rows in its own example order
+                    own = [j for j, (kk, _) in enumerate(pairs) if kk == k]
+                    grad[k] = row_grads[own].sum(0)
+                    sum_loss[k] += float(row_loss[own].sum())
                 opt.step(grad, torch.from_numpy(counts > 0))
                 prompt_steps += int((counts > 0).sum())
                 bar.update(len(pairs))

@@ -51,10 +51,15 @@ def prompt_activations(backbone: Backbone, prompts: torch.Tensor, scorer, batch_
     out = []
     with torch.inference_mode():
         for start in range(0, prompts.shape[0], batch_size):
-            batch = scorer.prompt_only(prompts[start : start + batch_size].to(backbone.device))
+            chunk = prompts[start : start + batch_size].to(backbone.device)
+            n_real = chunk.shape[0]
+            # a fixed batch shape (filler rows repeat the first prompt), so a prompt's activations do not
+            # depend on the prompts beside it (emolib.paper.batches)
+            chunk = torch.cat([chunk, chunk[:1].expand(batch_size - n_real, -1, -1)])
+            batch = scorer.prompt_only(chunk)
             with record(backbone, "ffn", positions=batch["readout"]) as rec:
                 scorer.hidden(batch)
-            out.append(rec.concatenated().float().cpu().numpy())  # [B, n_units]
+            out.append(rec.concatenated().float().cpu().numpy()[:n_real])  # [B, n_units]
     return np.concatenate(out).astype(np.float32)
 
 
