@@ -123,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--device", default="auto", help=device_help)
     plan.add_argument("--no-measure", action="store_true", help="list the stages without measuring rates")
 
+    ver = sub.add_parser("verify", help="recompute a sample of every shipped (or cached) artifact with today's code "
+                                        "and compare it with the stored values")
+    ver.add_argument("--root", type=Path, default=None, help="artifact root (default: the shipped data/artifacts)")
+    ver.add_argument("--sample", type=int, default=2, help="prompts (and 64 x N units, N + 1 masks) per artifact")
+    ver.add_argument("--full", action="store_true", help="also retrain prompts alone (slow: minutes per prompt)")
+    ver.add_argument("--pairs", nargs="+", default=None, metavar="EMOTION:SEED",
+                     help="with --full: the (emotion, seed) prompts to retrain, e.g. gratitude:1 joy:2")
+    ver.add_argument("--stages", nargs="+", default=None, help="only these stages (spaces or commas)")
+    ver.add_argument("--device", default="cpu", help=device_help)
+
     train = sub.add_parser("train", help="train the emotion x seed prompt grid of a backbone")
     train.add_argument("--backbone", default="smollm2-135m")
     train.add_argument("--profile", choices=list(PROFILES), default="quick")
@@ -178,6 +188,27 @@ def main(argv: list[str] | None = None) -> int:
 
             check_backbone_name(backbone)
             print(plan_paper(backbone, args.profile, measure=not args.no_measure, **options))
+        elif args.command == "verify":
+            from emolib.verify import report, verify
+
+            _check_options({"device": args.device})
+            if args.sample < 1:
+                raise ValueError(f"--sample must be a positive integer, got {args.sample}")
+            pairs = None
+            if args.pairs:
+                pairs = []
+                for item in split_list(args.pairs):
+                    emotion, _, seed = item.partition(":")
+                    if not seed.isdigit():
+                        raise ValueError(f"--pairs: {item!r} is not EMOTION:SEED (e.g. gratitude:1)")
+                    from emolib.emotions import check_emotions
+
+                    pairs.append((check_emotions([emotion])[0], int(seed)))
+            checks = verify(args.root, sample=args.sample, full=args.full, pairs=pairs, device=args.device,
+                            stages=_listed(args.stages, "--stages"))
+            print(report(checks))
+            if not all(c.ok for c in checks):
+                return 1
         elif args.command == "train":
             from emolib.reproduce import train_grid
 

@@ -145,7 +145,10 @@ class MaskingSettings:
     dev_size: int | None = None  # dev examples per prompt under the masks (None: the prompt settings')
     null_seeds: tuple[int, ...] | None = None  # seeds of the null-prompt control's masked evaluation (None: seeds)
     null_k_values: tuple[float, ...] | None = None  # mask sizes of the null control's masked evaluation (None: k_values)
-    n_perm: int = 2000  # permutations of the masking tests (sign flips over prompts; weights over attributes)
+    n_perm: int = 2000  # permutations of the masking tests (mask labels; weights over attributes)
+    n_sham: int = 0  # sham-attribute masks per k: the top-k of a searchlight against label-permuted attribute RDMs
+    layer_matched: bool = False  # seeded random masks with the attribute masks' mean count of units per layer
+    verdict_k: float = 4000 / PAPER_UNITS  # the pre-specified k that carries the verdict (fraction of all units)
 
     def __post_init__(self) -> None:
         _require(len(self.k_values) > 0, "k_values must not be empty")
@@ -165,6 +168,10 @@ class MaskingSettings:
             values = getattr(self, name)
             _require(values is None or (len(values) > 0 and len(set(values)) == len(values)),
                      f"{name} must be None or a non-empty list without repeats, got {values!r}")
+        _require(isinstance(self.n_sham, int) and not isinstance(self.n_sham, bool) and self.n_sham >= 0,
+                 f"n_sham must be an integer >= 0, got {self.n_sham!r}")
+        _require(0 < self.verdict_k < 1 or (float(self.verdict_k).is_integer() and self.verdict_k >= 1),
+                 f"invalid verdict_k {self.verdict_k!r}: give a count >= 1 or a fraction in (0, 1)")
         extra = sorted(set(self.null_k_values or ()) - set(self.k_values))
         _require(self.null_k_values is None or (len(self.null_k_values) > 0 and not extra),
                  f"null_k_values {list(self.null_k_values or ())} must be a non-empty subset of k_values "
@@ -263,12 +270,12 @@ _TABLE: dict[tuple[str, str], Any] = {
                                             epochs=3, batch_size=4, seeds=(1, 2, 3), train_size=200, dev_size=100,
                                             test_size=100, max_length=32, verbalizer=("no", "yes"), dropout=False,
                                             accuracy_batch=None, micro_batch=32, precision="bf16"),
-    ("masking", "paper"): MaskingSettings(),
-    ("masking", "quick"): MaskingSettings(k_values=(4000 / PAPER_UNITS,), n_draws=2, paper_random=False,
-                                          splits=("dev",)),
-    ("masking", "smoke"): MaskingSettings(k_values=(0.1,), n_draws=2, paper_random=False, splits=("dev",),
-                                          batch_size=32),
-    ("masking", "standard"): MaskingSettings(k_values=tuple(k / PAPER_UNITS for k in (1500, 4000, 6000)), n_draws=5,
+    ("masking", "paper"): MaskingSettings(n_draws=50, n_sham=14, layer_matched=True),
+    ("masking", "quick"): MaskingSettings(k_values=(4000 / PAPER_UNITS,), n_draws=10, n_sham=4, layer_matched=True,
+                                          paper_random=False, splits=("dev",)),
+    ("masking", "smoke"): MaskingSettings(k_values=(0.1,), n_draws=3, n_sham=3, layer_matched=True,
+                                          paper_random=False, splits=("dev",), batch_size=32, verdict_k=0.1),
+    ("masking", "standard"): MaskingSettings(k_values=(4000 / PAPER_UNITS,), n_draws=50, n_sham=14, layer_matched=True,
                                              paper_random=False, splits=("dev",), seeds=(1,), dev_size=40,
                                              null_seeds=(1,), null_k_values=(4000 / PAPER_UNITS,)),
     ("searchlight", "smoke"): SearchlightSettings(permutations=49),

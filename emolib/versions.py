@@ -21,13 +21,15 @@ __all__ = ["STAGE_VERSIONS", "RECOMPUTE_COMMANDS", "version", "stale_message"]
 
 #: Stage -> version of what this code computes. History:
 #: prompts 2, activations 2, masked-eval 2: fixed-shape micro-batches (a row's result no longer depends on
-#: the rows beside it; a prompt trained in a grid equals the prompt trained alone) and per-prompt updates.
+#: the rows beside it; a prompt trained in a grid equals the prompt trained alone) and per-prompt updates;
+#: masked-eval also stores its masks and each example's correctness. searchlight 2, searchlight-released 2: the
+#: permutation null also counts the paper's criterion per permutation (a p for the unit count); sham taus.
 STAGE_VERSIONS: dict[str, int] = {
     "prompts": 2,
     "activations": 2,
-    "searchlight": 1,
+    "searchlight": 2,
     "masked-eval": 2,
-    "searchlight-released": 1,
+    "searchlight-released": 2,
     "representations": 1,
     "emotion_vectors": 1,
 }

@@ -88,3 +88,18 @@ def test_batch_accuracy_bad_input():
         batch_accuracy(np.ones(3), "batch256")
     with pytest.raises(ValueError, match="no examples"):
         batch_accuracy(np.array([]))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_masks_logits_do_not_depend_on_the_masks_beside_it(precision):
+    """A (prompt, mask) pair gives the same logits evaluated with other masks or alone, with the prompt
+    after the comment (the standard profile's layout and its KV-cache path)."""
+    bb = load_backbone("tiny-llama", device="cpu")
+    scorer = PromptScorer(bb, prompt_position="after", suffix=" Answer:")
+    prompt = torch.randn(4, bb.hidden_size, generator=torch.Generator().manual_seed(2))
+    masks, _ = neurons.random_masks(bb.n_units, [0.2], n_draws=4, seed=3)
+    together = masked_logits(bb, scorer, prompt, TEXTS, masks, batch_size=4, precision=precision)
+    for m in (0, 3):
+        alone = masked_logits(bb, scorer, prompt, TEXTS, masks[m: m + 1], batch_size=4, precision=precision)
+        torch.testing.assert_close(together[m], alone[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(together[0], together[3])  # the masks matter

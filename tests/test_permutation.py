@@ -99,8 +99,8 @@ def test_identity_permutation_leaves_tau_unchanged(data):
     tau, _ = kendall_tau_b(x, y)
     den = 2 * n0 * np.ones_like(tau)  # any positive denominators: the counts only compare S
     identity = np.tile(np.arange(351), (5, 1))
-    s_obs, n_exceed, null_max = _permutation_counts(x, y, identity, den, np.ones(tau.shape, bool),
-                                                    torch.device("cpu"), None, None, "auto")
+    s_obs, n_exceed, null_max, _ = _permutation_counts(x, y, identity, den, np.ones(tau.shape, bool),
+                                                       torch.device("cpu"), None, None, "auto")
     assert (n_exceed == 5).all()  # S_pi == S_obs for every unit and attribute
     np.testing.assert_array_equal(null_max, np.broadcast_to((2 * s_obs / den).max(0), null_max.shape))
     np.testing.assert_array_equal(y[pair_permutation(np.arange(27))], y)
@@ -194,3 +194,27 @@ def test_bad_inputs(data):
         emotion_permutations(2, 10)
     with pytest.raises(ValueError, match="alphas must be levels"):
         false_positive_rates(10, 10, alphas=(1.5,))
+
+
+def test_the_paper_count_under_each_permutation_equals_a_slow_reference():
+    """The per-permutation count of units past the paper's q < .01 (any attribute) equals recomputing the
+    searchlight (R's cor.test p, the paper's p N / rank(p)) on each relabelled attribute RDM."""
+    from emolib.rsa import unit_rdms
+    from emolib.rsa.permutation import paper_count
+    from emolib.stats import paper_q
+
+    rng = np.random.default_rng(0)
+    acts = rng.random((27, 2, 120))
+    acts[:, :, :10] += np.linspace(0, 1, 27)[:, None, None]  # 10 units that track a gradient
+    x = unit_rdms(acts)
+    y = np.column_stack([unit_rdms(np.linspace(0, 1, 27)[:, None, None])[:, 0], rng.random(351)])
+    result = permutation_searchlight(x, y, 12, seed=3, device="cpu")
+    _, p = kendall_tau_b(x, y)
+    assert result.obs_count == int((paper_q(p) < 0.01).any(axis=1).sum()) > 0
+    for i, index in enumerate(pair_permutation(emotion_permutations(27, 12, seed=3))):
+        _, p_pi = kendall_tau_b(x, y[index])
+        assert result.null_count[i] == int((paper_q(p_pi) < 0.01).any(axis=1).sum())
+    assert result.count_p == (1 + np.sum(result.null_count >= result.obs_count)) / 13
+    z = np.random.default_rng(1).normal(1.0, 1.5, (300, 4))
+    from scipy import stats
+    assert paper_count(z) == int((paper_q(stats.norm.sf(z)) < 0.01).any(axis=1).sum())

@@ -23,10 +23,11 @@ from emolib.human.space import (
     similarity_mds,
     similarity_rdm,
     similarity_reliability,
+    weight_bootstrap,
 )
 
 __all__ = [
     "DOWNSTREAM_SOURCE", "SOURCES", "appraisal_pca", "appraisal_scores", "attribute_rdms", "attribute_reliability",
     "attribute_scores", "attribute_weights", "bootstrap_taus", "fwrite_round", "rating_means", "similarity_mds",
-    "similarity_rdm", "similarity_reliability", "NoiseCeiling", "noise_ceiling", "similarity_ceiling",
+    "similarity_rdm", "similarity_reliability", "weight_bootstrap", "NoiseCeiling", "noise_ceiling", "similarity_ceiling",
 ]  # fmt: skip

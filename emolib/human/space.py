@@ -51,7 +51,7 @@ from emolib.stats import bh_q, paper_q
 __all__ = [
     "SOURCES", "DOWNSTREAM_SOURCE", "fwrite_round", "rating_means", "appraisal_pca",
     "appraisal_scores", "attribute_scores", "attribute_rdms", "similarity_rdm", "similarity_reliability",
-    "attribute_reliability", "bootstrap_taus", "attribute_weights", "similarity_mds", "parallel_analysis_counts",
+    "attribute_reliability", "bootstrap_taus", "attribute_weights", "weight_bootstrap", "similarity_mds", "parallel_analysis_counts",
     "appraisal_parity",
 ]  # fmt: skip
 
@@ -368,6 +368,19 @@ def attribute_weights(
         "ci_low": np.quantile(boot, 0.025, axis=0), "ci_high": np.quantile(boot, 0.975, axis=0),
         "p": p, "q": paper_q(p), "q_bh": bh_q(p),
     })  # fmt: skip
+
+
+def weight_bootstrap(n_boot: int = 2000, seed: int = 6) -> pd.DataFrame:
+    """Bootstrap replicates of the human attribute weights (subjects resampled): ``[n_boot, attributes]``, the
+    draws behind :func:`attribute_weights`' interval, for carrying the weights' uncertainty into later tests.
+
+    Example:
+        >>> weight_bootstrap(n_boot=20).shape
+        (20, 14)
+    """
+    attributes = attribute_rdms(DOWNSTREAM_SOURCE)
+    boot = bootstrap_taus(similarity_rdm(individual=True), attributes.to_numpy(), n_boot=n_boot, seed=seed)
+    return pd.DataFrame(boot, columns=attributes.columns)
 
 
 def similarity_mds(rdm: np.ndarray | None = None, seed: int = 0) -> pd.DataFrame:

@@ -100,7 +100,7 @@ def null_control(run, backbone: Backbone | None = None, root: str | Path | None 
     null = run.searchlight.permutation  # the same permutation null as the trained run's
     result = pipeline.run_searchlight(acts, null_store.index, bb.units_per_layer, root, run.emotions,
                                       null.n_permutations if null is not None else 0, null.seed if null is not None else 0,
-                                      pipeline.activation_inputs(bb, null_store))
+                                      pipeline.activation_inputs(bb, null_store), run.masking.n_sham)
     seeds = run.masking.null_seeds or run.masking.seeds
     masking = profiles.settings("masking", run.masking, seeds=seeds, splits=["dev"],
                                 k_values=run.masking.null_k_values or run.masking.k_values, null_k_values=None)

@@ -370,6 +370,7 @@ def analyse(masked: pd.DataFrame, unmasked: pd.DataFrame, human_tau: pd.Series,
     """
     from emolib.paper.masking_tests import sign_flip_tests, weight_permutation_test
 
+    masked = masked[masked["condition"].isin(CONDITIONS)]  # the paper's two conditions (sham masks are ours)
     baselines = [_check_baseline(b) for b in baselines]
     per_baseline = {}
     for baseline in baselines:

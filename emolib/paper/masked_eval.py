@@ -36,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from emolib import profiles
-from emolib.artifacts import artifact, atomic_write_csv
+from emolib.artifacts import artifact, atomic_write_csv, load_arrays, save_arrays
 from emolib.integrity import set_aside
 from emolib.device import autocast, resolve_precision
 from emolib.model.backbones import Backbone, load_backbone
@@ -46,7 +46,7 @@ from emolib.paper.batches import plan_micro_batches
 from emolib.versions import version
 
 __all__ = ["ACCURACY_MODES", "STAGE_VERSION", "batch_accuracy", "masked_logits", "masked_predictions",
-           "masked_accuracy"]
+           "masked_accuracy", "load_examples"]
 
 logger = logging.getLogger(__name__)
 
@@ -184,33 +184,64 @@ def masked_accuracy(
               "masks": _masks_key(all_masks), "labels": labels.to_dict("list"), "split": split, "accuracy": accuracy,
               "version": STAGE_VERSION, "profile": profiles.key_dict(profile)}
     art = artifact("masked-eval", inputs, root=root)
-    cached = art.reuse(lambda path: _read_table(path / "accuracy.csv"))
+    cached = art.reuse(_load)
     if cached is not None:
         return cached
-    frames, done = [], 0
+    frames, examples, done = [], [], 0
     rows = list(store.index[["emotion", "seed"]].itertuples(index=False))
     with art.writing(n_prompts=len(rows), n_masks=len(all_masks)) as folder:
         started = time.perf_counter()
         bar = tqdm(rows, desc=f"masked eval ({split})", unit="prompt", disable=not progress)
         for i, (emotion, seed) in enumerate(bar):
-            part = art.partial_dir / f"{emotion}-{seed}.csv"
-            if part.exists():  # finished before an interruption
+            part = art.partial_dir / f"{emotion}-{seed}"
+            if part.with_suffix(".csv").exists():  # finished before an interruption
                 try:
-                    frames.append(_read_table(part))
+                    frame, arrays = _read_table(part.with_suffix(".csv")), load_arrays(part.with_suffix(".npz"))
+                    frames.append(frame)
+                    examples.append(arrays)
                     continue
-                except ValueError as err:
-                    set_aside(part, err)  # strict mode raises
+                except (ValueError, OSError) as err:
+                    set_aside(part.with_suffix(".csv"), err)  # strict mode raises
             task = prompts.task_split(emotion, int(seed), split, profile)
             texts, y = task["text"].tolist(), task["label"].to_numpy()
-            preds = masked_predictions(backbone, scorer, store.prompts[i], texts, all_masks, batch_size, precision)
-            correct = preds == y[None, :]  # [M+1, n]
+            logits = masked_logits(backbone, scorer, store.prompts[i], texts, all_masks, batch_size, precision)
+            margin = (logits[..., 1] - logits[..., 0]).numpy()  # [M+1, n]: > 0 predicts the emotion
+            correct = logits.argmax(-1).numpy() == y[None, :]  # [M+1, n]
             frame = labels.assign(emotion=emotion, seed=int(seed), split=split, n=len(y),
                                   accuracy=[batch_accuracy(c, accuracy) for c in correct])
-            atomic_write_csv(frame, part, index=False)
+            arrays = {"correct": correct.astype(np.uint8), "margin": margin.astype(np.float32)}
+            save_arrays(part.with_suffix(".npz"), arrays)
+            atomic_write_csv(frame, part.with_suffix(".csv"), index=False)
             frames.append(frame)
+            examples.append(arrays)
             done += correct.size
             bar.set_postfix(seq_per_s=f"{done / max(time.perf_counter() - started, 1e-9):.1f}")
-        table = pd.concat(frames, ignore_index=True)[
-            ["emotion", "seed", "split", "condition", "attribute", "k", "draw", "accuracy", "n"]]
+        table = pd.concat(frames, ignore_index=True)[_TABLE_COLUMNS]
         atomic_write_csv(table, folder / "accuracy.csv", index=False)
+        n_max = max(a["correct"].shape[1] for a in examples)
+        pad = lambda a, value: np.pad(a, ((0, 0), (0, n_max - a.shape[1])), constant_values=value)  # noqa: E731
+        save_arrays(folder / "examples.npz", {
+            "correct": np.stack([pad(a["correct"], 255) for a in examples]),  # [P, M+1, n_max], 255 = no example
+            "margin": np.stack([pad(a["margin"], np.nan) for a in examples]),  # [P, M+1, n_max]
+            "n": np.array([a["correct"].shape[1] for a in examples])})
+        save_arrays(folder / "masks.npz", {"packed": np.packbits(all_masks.numpy(), axis=-1),
+                                           "n_units": np.array(all_masks.shape[1])})
+    table.attrs["artifact"] = str(art.path)
     return table
+
+
+def _load(path: Path) -> pd.DataFrame:
+    table = _read_table(path / "accuracy.csv")
+    table.attrs["artifact"] = str(path)
+    return table
+
+
+def load_examples(path: str | Path) -> dict[str, np.ndarray]:
+    """A masked-evaluation artifact's per-example results: ``correct`` ``[P, M+1, n]`` (255: no example),
+    ``margin`` (logit of the emotion minus the other, NaN: none), ``n`` ``[P]``, and ``masks`` ``[M+1, units]``
+    bool (mask 0 keeps every unit); rows as the artifact's ``accuracy.csv`` (prompt-major)."""
+    path = Path(path)
+    arrays = load_arrays(path / "examples.npz")
+    packed = load_arrays(path / "masks.npz")
+    arrays["masks"] = np.unpackbits(packed["packed"], axis=-1, count=int(packed["n_units"])).astype(bool)
+    return arrays

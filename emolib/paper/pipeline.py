@@ -36,7 +36,7 @@ from emolib.artifacts import artifact, atomic_write_csv, load_arrays, save_array
 from emolib.emotions import ATTRIBUTES, EMOTIONS, PAPER_ORDER, check_emotions, pair_reorder_index
 from emolib.model.backbones import Backbone, load_backbone
 from emolib.paper import manipulation, prompts, units
-from emolib.paper.masked_eval import masked_accuracy
+from emolib.paper.masked_eval import load_examples, masked_accuracy
 from emolib.paper.store import PromptStore
 from emolib.profiles import MaskingSettings
 from emolib.versions import version
@@ -146,7 +146,8 @@ def load_searchlight(folder: Path) -> rsa.SearchlightResult:
 
 def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_layer: int,
                     root: str | Path | None = None, emotions: Sequence[str] | None = None,
-                    permutations: int = 0, seed: int = 0, source: dict | None = None) -> rsa.SearchlightResult:
+                    permutations: int = 0, seed: int = 0, source: dict | None = None,
+                    n_sham: int = 0) -> rsa.SearchlightResult:
     """The paper's searchlight of the backbone's units against the 14 human attribute RDMs (cached).
 
     Unit RDMs are the mean over seeds of ``|a_i - a_j|`` in the paper's emotion order (restricted to
@@ -154,7 +155,8 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
     (``human.DOWNSTREAM_SOURCE``) on the same pairs. ``permutations``: a label-permutation null.
     ``source``: the inputs the activations were computed from (:func:`activation_inputs`); they key the
     artifact, so a shipped result is found although recomputed activations differ in their last bits.
-    Without it the key is a hash of the activations.
+    Without it the key is a hash of the activations. ``n_sham``: also the taus against that many label-permuted
+    attribute RDMs (the sham masks' selection, :func:`emolib.rsa.sham_targets`).
     """
     order = emotion_order(emotions)
     cube, seeds = activation_cube(activations, index, order)  # [E, S, units]
@@ -163,49 +165,83 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
     extra = {"emotions": order} if len(order) != len(PAPER_ORDER) else {}
     if permutations:
         extra |= {"permutations": int(permutations), "permutation_seed": int(seed)}
+    if n_sham:
+        extra |= {"n_sham": int(n_sham), "sham_seed": int(seed) + 1}
     art = artifact("searchlight", {"activations": key, "seeds": seeds, "units_per_layer": units_per_layer,
                                    "targets": human.DOWNSTREAM_SOURCE, "version": version("searchlight"), **extra}, root=root)
     cached = art.reuse(load_searchlight)
     if cached is not None:
         return cached
     with art.writing(n_units=cube.shape[-1]) as folder:
-        result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer, permutations=permutations, seed=seed)
+        result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer, permutations=permutations, seed=seed,
+                                 n_sham=n_sham, sham_seed=seed + 1)
         save_searchlight(result, folder)
     return result
 
 
 def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSettings) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Selective top-k masks per attribute plus the random controls of ``settings``.
+    """Selective top-k masks per attribute, sham masks and the random controls of ``settings``.
+
+    Per k: the 14 attribute masks (``condition="selective"``); with ``settings.n_sham`` the top-k units of each
+    label-permuted attribute RDM (``"sham"``, from ``result.sham_tau``); ``settings.n_draws`` seeded random
+    masks (``"random"``), layer-matched to that k's attribute masks with ``settings.layer_matched``; and with
+    ``settings.paper_random`` the original's one random draw per attribute label.
 
     Returns:
         ``(masks [M, n_units] bool, index)`` with ``condition, attribute, k, draw``.
     """
-    parts = [units.top_k_masks(result.rank, settings.k_values)]
-    if settings.n_draws:
+    if settings.n_sham and (result.sham_tau is None or result.sham_tau.shape[1] < settings.n_sham):
+        raise ValueError(f"{settings.n_sham} sham masks need a searchlight run with n_sham >= {settings.n_sham}")
+    parts = []
+    for k in settings.k_values:
+        selective = units.top_k_masks(result.rank, [k])
+        parts.append(selective)
+        if settings.n_sham:
+            ranks = result.sham_tau.iloc[:, : settings.n_sham].rank(ascending=False)
+            parts.append(units.top_k_masks(ranks, [k], condition="sham"))
+        if settings.n_draws and settings.layer_matched:
+            count = units.resolve_k(k, n_units)  # seeded by k itself: adding another k leaves these masks alone
+            parts.append(units.layer_matched_masks(selective[0], result.units_per_layer, settings.n_draws,
+                                                   seed=[settings.mask_seed, count]))
+    if settings.n_draws and not settings.layer_matched:
         parts.append(units.random_masks(n_units, settings.k_values, n_draws=settings.n_draws, seed=settings.mask_seed))
     if settings.paper_random:  # one draw per label; numbered after the seeded draws so the pooled mean counts each once
         masks, index = units.random_masks(n_units, settings.k_values, seed=settings.mask_seed + 1,
                                           labels=list(ATTRIBUTES))
         parts.append((masks, index.assign(draw=index["draw"] + settings.n_draws)))
-    return torch.cat([m for m, _ in parts]), pd.concat([i for _, i in parts], ignore_index=True)
+    masks = torch.cat([m for m, _ in parts])
+    index = pd.concat([i for _, i in parts], ignore_index=True)
+    order = np.array(index.sort_values("k", kind="stable").index)  # k by k, as before
+    return masks[torch.from_numpy(order)], index.loc[order].reset_index(drop=True)
 
 
 def run_masking(backbone: Backbone, store: PromptStore, masks: torch.Tensor, index: pd.DataFrame,
                 settings: MaskingSettings, scorer, root: str | Path | None = None,
                 progress: bool = True) -> dict[str, pd.DataFrame]:
-    """Masked accuracy of the prompts of ``settings.seeds`` x every mask on each split (cached per split).
+    """Masked accuracy of the prompts of ``settings.seeds`` x every mask on each split (cached per split and k:
+    one artifact per mask size, each with the unmasked prompts, so another k can be added later on its own).
 
-    ``settings.dev_size`` (if set) is the number of task examples per prompt under the masks.
+    ``settings.dev_size`` (if set) is the number of task examples per prompt under the masks. The frames'
+    ``attrs["artifacts"]`` list the masked-evaluation folders (per-example results: :func:`load_examples`).
     """
     prompt_settings = prompts.store_settings(store)
     if settings.dev_size is not None:
         prompt_settings = profiles.settings("prompts", prompt_settings, dev_size=settings.dev_size,
                                             test_size=settings.dev_size)
     chosen = store.select(settings.seeds)
-    return {split: masked_accuracy(backbone, chosen, masks, index, split=split, profile=prompt_settings, scorer=scorer,
-                                   accuracy=settings.accuracy, batch_size=settings.batch_size, device=backbone.device,
-                                   root=root, progress=progress)
-            for split in settings.splits}
+    out = {}
+    for split in settings.splits:
+        parts = []
+        for k in pd.unique(index["k"]):
+            rows = np.flatnonzero(index["k"].to_numpy() == k)
+            parts.append(masked_accuracy(backbone, chosen, masks[torch.from_numpy(rows)],
+                                         index.iloc[rows].reset_index(drop=True), split=split, profile=prompt_settings,
+                                         scorer=scorer, accuracy=settings.accuracy, batch_size=settings.batch_size,
+                                         device=backbone.device, root=root, progress=progress))
+        table = pd.concat([parts[0]] + [p[p["condition"] != "none"] for p in parts[1:]], ignore_index=True)
+        table.attrs["artifacts"] = [p.attrs.get("artifact") for p in parts]
+        out[split] = table
+    return out
 
 
 @dataclass
@@ -309,7 +345,7 @@ def run_paper(
     scorer = prompts.make_scorer(bb, prompts.store_settings(store))
     acts = timed("activations", run_activations, bb, store, scorer, root)
     result = timed("searchlight", run_searchlight, acts, store.index, bb.units_per_layer, root, order,
-                   search.permutations, search.seed, activation_inputs(bb, store))
+                   search.permutations, search.seed, activation_inputs(bb, store), masking.n_sham)
     masks, mask_index = build_masks(result, bb.n_units, masking)
     accuracy = timed("masked evaluation", run_masking, bb, store, masks, mask_index, masking, scorer, root, progress)
     weights = timed("human weights", human.attribute_weights, n_boot=bootstrap.n_boot, seed=bootstrap_seed)

@@ -26,7 +26,7 @@ import torch
 from emolib.model.backbones import Backbone
 from emolib.model.hooks import record
 
-__all__ = ["prompt_activations", "resolve_k", "top_k_masks", "random_masks"]
+__all__ = ["prompt_activations", "resolve_k", "top_k_masks", "random_masks", "layer_counts", "layer_matched_masks"]
 
 
 def prompt_activations(backbone: Backbone, prompts: torch.Tensor, scorer, batch_size: int = 32) -> np.ndarray:
@@ -77,7 +77,8 @@ def resolve_k(k: int | float, n_units: int) -> int:
     raise ValueError(f"invalid mask size {k!r}: give a count in 1..{n_units} or a fraction in (0, 1)")
 
 
-def top_k_masks(ranks: pd.DataFrame, k_values: Sequence[int | float]) -> tuple[torch.Tensor, pd.DataFrame]:
+def top_k_masks(ranks: pd.DataFrame, k_values: Sequence[int | float],
+                condition: str = "selective") -> tuple[torch.Tensor, pd.DataFrame]:
     """Masks silencing the k best-ranked units of each attribute (rank 1 = best; stable for ties).
 
     Args:
@@ -86,7 +87,7 @@ def top_k_masks(ranks: pd.DataFrame, k_values: Sequence[int | float]) -> tuple[t
 
     Returns:
         ``(masks [M, n_units] bool, index)`` with one row per (attribute, k) in ``index``
-        (columns ``condition="selective", attribute, k, draw=0``).
+        (columns ``condition`` (default ``"selective"``), ``attribute, k, draw=0``).
     """
     n_units = len(ranks)
     masks, rows = [], []
@@ -97,7 +98,7 @@ def top_k_masks(ranks: pd.DataFrame, k_values: Sequence[int | float]) -> tuple[t
             keep = np.ones(n_units, dtype=bool)
             keep[order[:count]] = False
             masks.append(keep)
-            rows.append(("selective", attribute, count, 0))
+            rows.append((condition, attribute, count, 0))
     index = pd.DataFrame(rows, columns=["condition", "attribute", "k", "draw"])
     return torch.from_numpy(np.stack(masks)), index
 
@@ -123,5 +124,60 @@ def random_masks(
             keep[rng.choice(n_units, size=count, replace=False)] = False
             masks.append(keep)
             rows.append(("random", label, count, d))
+    index = pd.DataFrame(rows, columns=["condition", "attribute", "k", "draw"])
+    return torch.from_numpy(np.stack(masks)), index
+
+
+def layer_counts(masks: torch.Tensor, units_per_layer: int) -> np.ndarray:
+    """Silenced units per layer of each mask, ``[M, layers]``, and (last row) their mean rounded to whole units
+    that sum to the masks' common size (largest remainders).
+
+    Example:
+        >>> keep = torch.ones(2, 8, dtype=torch.bool); keep[0, [0, 1, 4]] = False; keep[1, [0, 5, 6]] = False
+        >>> layer_counts(keep, 4).tolist()
+        [[2, 1], [1, 2], [2, 1]]
+    """
+    dropped = (~masks.cpu().numpy()).reshape(masks.shape[0], -1, units_per_layer).sum(-1)  # [M, layers]
+    sizes = dropped.sum(1)
+    if len(set(sizes.tolist())) != 1:
+        raise ValueError(f"the masks silence different numbers of units ({sorted(set(sizes.tolist()))}); give one k")
+    mean = dropped.mean(0)
+    counts = np.floor(mean).astype(int)
+    short = int(sizes[0] - counts.sum())
+    counts[np.argsort(-(mean - counts), kind="stable")[:short]] += 1
+    return np.vstack([dropped, counts])
+
+
+def layer_matched_masks(selective: torch.Tensor, units_per_layer: int, n_draws: int, seed: int | Sequence[int] = 0
+                        ) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Seeded random masks of one k with the attribute masks' mean number of silenced units in each layer.
+
+    A uniform random mask spreads its units evenly over layers; attribute masks do not, and layers differ in
+    how much silencing them costs. These controls keep the layer profile and randomise only which units.
+
+    Args:
+        selective: ``[A, n_units]`` the attribute masks of one k (True = keep).
+        units_per_layer: units per layer (layer-major unit order).
+        n_draws: number of random masks.
+
+    Returns:
+        ``(masks [n_draws, n_units] bool, index)`` with ``condition="random", attribute="draw-d", k, draw``.
+
+    Example:
+        >>> keep = torch.ones(2, 8, dtype=torch.bool); keep[0, [0, 1, 4]] = False; keep[1, [0, 2, 6]] = False
+        >>> masks, index = layer_matched_masks(keep, 4, n_draws=3)
+        >>> layer_counts(masks, 4)[:3].tolist(), index["k"].tolist()
+        ([[2, 1], [2, 1], [2, 1]], [3, 3, 3])
+    """
+    counts = layer_counts(selective, units_per_layer)[-1]  # [layers]
+    n_units = selective.shape[1]
+    rng = np.random.default_rng(seed)
+    masks, rows = [], []
+    for d in range(n_draws):
+        keep = np.ones(n_units, dtype=bool)
+        for layer, count in enumerate(counts):
+            keep[layer * units_per_layer + rng.choice(units_per_layer, size=int(count), replace=False)] = False
+        masks.append(keep)
+        rows.append(("random", f"draw-{d}", int(counts.sum()), d))
     index = pd.DataFrame(rows, columns=["condition", "attribute", "k", "draw"])
     return torch.from_numpy(np.stack(masks)), index

@@ -29,11 +29,11 @@ from emolib.rsa.rdms import (
     unit_rdms,
     whole_model_rsa,
 )
-from emolib.rsa.searchlight import CORRECTIONS, SearchlightResult, compare_searchlights, searchlight
+from emolib.rsa.searchlight import CORRECTIONS, SearchlightResult, compare_searchlights, searchlight, sham_targets
 
 __all__ = [
     "kendall_tau_a", "kendall_tau_b", "spearman_rho", "tie_statistics", "METRICS", "COMPARE_METHODS",
     "compare_rdms", "model_rdms", "prompt_influence", "prompt_mask", "prompt_statistics", "unit_rdms", "whole_model_rsa",
-    "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight", "PermutationResult",
+    "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight", "sham_targets", "PermutationResult",
     "emotion_permutations", "false_positive_rates", "pair_permutation", "permutation_searchlight",
 ]  # fmt: skip

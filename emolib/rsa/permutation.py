@@ -70,6 +70,9 @@ class PermutationResult:
         perm_fdr_q: ``[U, A]`` Benjamini-Hochberg q of ``perm_p`` over all tests.
         null_max: ``[P, A]`` per permutation and attribute, the largest tau_pi over units.
         n_exceed: ``[U, A]`` #{pi: S_pi >= S_obs} (merges runs with other seeds).
+        null_count: ``[P]`` per permutation, the units past the paper's criterion (q = p N / rank(p) <
+            ``count_alpha`` for any attribute, asymptotic one-sided p as R's ``cor.test``); ``obs_count`` the
+            same count for the observed labels; ``count_p`` = ``(1 + #{null_count >= obs_count}) / (1 + P)``.
         n_permutations, seed: the permutations (:func:`emotion_permutations`).
         attributes: attribute names (the DataFrame's columns, else ``"0", "1", ...``).
     Constant RDMs give NaN.
@@ -85,6 +88,21 @@ class PermutationResult:
     n_permutations: int
     seed: int | None
     attributes: tuple[str, ...] = ()
+    null_count: np.ndarray | None = None
+    obs_count: int | None = None
+    count_alpha: float = 0.01
+
+    @property
+    def count_p(self) -> float:
+        """Permutation p of the paper's unit count (NaN when the counts were not stored)."""
+        if self.null_count is None or self.obs_count is None:
+            return float("nan")
+        return float((1 + np.sum(self.null_count >= self.obs_count)) / (1 + len(self.null_count)))
+
+    @property
+    def global_p(self) -> float:
+        """Max-statistic p of the largest observed tau over all units and attributes (the global test)."""
+        return float(np.nanmin(self.fwer_p_all)) if np.isfinite(self.fwer_p_all).any() else float("nan")
 
     def frame(self, name: str) -> pd.DataFrame:
         """One ``[U, A]`` field (``"tau"``, ``"perm_p"``, ...) as a DataFrame ``unit x attribute``."""
@@ -224,7 +242,7 @@ def _as_matrix(v: np.ndarray | pd.DataFrame, name: str) -> np.ndarray:
 def permutation_searchlight(
     unit_rdms: np.ndarray, attribute_rdms: np.ndarray | pd.DataFrame, n_permutations: int, seed: int | None = 0,
     device: str | torch.device | None = "auto", chunk: int | None = None, *, perm_chunk: int | None = None,
-    kernel: str = "auto",
+    kernel: str = "auto", count_alpha: float = 0.01,
 ) -> PermutationResult:
     """Kendall tau-b of every unit RDM with every attribute RDM, and its label-permutation (Mantel) null.
 
@@ -237,6 +255,7 @@ def permutation_searchlight(
         chunk: units per block (``None``: 2048 on the CPU, 8192 on CUDA).
         perm_chunk: permutations per block (``None``: as many as fit a memory budget, 1.5 GiB on the CPU).
         kernel: ``"auto"`` (int8 where ``torch._int_mm`` runs, else fp32), ``"int8"`` or ``"fp32"``; all exact.
+        count_alpha: the paper's criterion whose unit count is also counted under every permutation.
 
     Returns:
         :class:`PermutationResult`.
@@ -260,22 +279,32 @@ def permutation_searchlight(
     dev = resolve_device(device)
     perms = emotion_permutations(n_items, n_permutations, seed)  # [P, items]
 
-    n0 = x.shape[0] * (x.shape[0] - 1) / 2
-    nx, ny = n0 - tie_statistics(x)["t1"] / 2, n0 - tie_statistics(y)["t1"] / 2  # untied pairs, fixed by relabelling
+    n = x.shape[0]
+    n0 = n * (n - 1) / 2
+    tx, ty = tie_statistics(x), tie_statistics(y)  # ties are fixed by relabelling
+    nx, ny = n0 - tx["t1"] / 2, n0 - ty["t1"] / 2  # untied pairs
     den = np.outer(sqrt_like_r(2 * nx), sqrt_like_r(2 * ny))  # [U, A]: tau = 2S / den, as kendall_tau_b
     valid = (nx > 0)[:, None] & (ny > 0)[None, :]  # [U, A]: neither RDM constant
-    s_obs, n_exceed, null_max = _permutation_counts(
-        x, y, pair_permutation(perms), den, valid, dev, chunk, perm_chunk, kernel)
+    with np.errstate(invalid="ignore", divide="ignore"):  # z = tau sqrt(nx ny) / sqrt(Var S), as kendall_tau_b
+        var = ((n * (n - 1) * (2 * n + 5) - tx["t5"][:, None] - ty["t5"][None, :]) / 18
+               + np.outer(tx["t1"], ty["t1"]) / (2 * n * (n - 1))
+               + np.outer(tx["t2"], ty["t2"]) / (9 * n * (n - 1) * (n - 2)))
+        z_scale = np.sqrt(np.outer(nx, ny)) / np.sqrt(var)  # [U, A]
+    z_scale[~valid] = np.nan
+    s_obs, n_exceed, null_max, counts = _permutation_counts(
+        x, y, pair_permutation(perms), den, valid, dev, chunk, perm_chunk, kernel, z_scale, count_alpha)
     with np.errstate(invalid="ignore", divide="ignore"):
         tau = np.clip(2 * s_obs / den, -1.0, 1.0)  # [U, A], bit-identical to kendall_tau_b
     tau[~valid] = np.nan
     null_max[:, ~valid.any(0)] = np.nan  # no unit can be compared with a constant attribute
     return from_counts(tau, n_exceed, null_max, n_permutations, seed,
-                       names or tuple(str(a) for a in range(y.shape[1])))
+                       names or tuple(str(a) for a in range(y.shape[1])), null_count=counts[1:],
+                       obs_count=int(counts[0]), count_alpha=count_alpha)
 
 
 def from_counts(tau: np.ndarray, n_exceed: np.ndarray, null_max: np.ndarray, n_permutations: int,
-                seed: int | None, attributes: tuple[str, ...]) -> PermutationResult:
+                seed: int | None, attributes: tuple[str, ...], null_count: np.ndarray | None = None,
+                obs_count: int | None = None, count_alpha: float = 0.01) -> PermutationResult:
     """The :class:`PermutationResult` of observed ``tau`` ``[U, A]``, exceedance counts ``[U, A]`` and the
     per-attribute null maxima ``[P, A]``: the compact form results are stored in (NaN tau: no test)."""
     tau = np.asarray(tau, dtype=np.float64)
@@ -289,8 +318,25 @@ def from_counts(tau: np.ndarray, n_exceed: np.ndarray, null_max: np.ndarray, n_p
     return PermutationResult(
         tau=tau, perm_p=perm_p, fwer_p=fwer_p, fwer_p_all=_max_p(tau, null_all), perm_fdr_q=bh_q(perm_p),
         null_max=null_max, n_exceed=n_exceed, n_permutations=int(n_permutations), seed=seed,
-        attributes=tuple(attributes),
+        attributes=tuple(attributes), null_count=None if null_count is None else np.asarray(null_count, np.int64),
+        obs_count=None if obs_count is None else int(obs_count), count_alpha=float(count_alpha),
     )
+
+
+def paper_count(z: np.ndarray, alpha: float = 0.01) -> int:
+    """Units (rows of ``z [U, A]``) with the paper's ``q = p N / rank(p) < alpha`` for any attribute, p the
+    one-sided normal p of ``z`` (NaN: no test). Only p < alpha can pass (rank <= N), so only those are ranked.
+
+    Example:
+        >>> from emolib.stats import paper_q
+        >>> z = np.random.default_rng(1).normal(1.5, 1.5, (500, 3))
+        >>> paper_count(z) == int((paper_q(stats.norm.sf(z)) < 0.01).any(axis=1).sum())
+        True
+    """
+    z = np.asarray(z, dtype=np.float64)
+    ok = ~np.isnan(z)
+    flat = np.flatnonzero(ok.ravel() & (np.where(ok, z, -np.inf).ravel() > stats.norm.isf(alpha)))
+    return _count_from_candidates(flat, z.ravel()[flat], int(ok.sum()), z.shape[1], alpha)
 
 
 def _max_p(tau: np.ndarray, null: np.ndarray) -> np.ndarray:
@@ -307,9 +353,12 @@ def _max_p(tau: np.ndarray, null: np.ndarray) -> np.ndarray:
 
 def _permutation_counts(
     x: np.ndarray, y: np.ndarray, pair_perms: np.ndarray, den: np.ndarray, valid: np.ndarray, device: torch.device,
-    chunk: int | None, perm_chunk: int | None, kernel: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The engine: observed S ``[U, A]``, #{pi: S_pi >= S_obs} ``[U, A]`` and max over units of tau_pi ``[P, A]``.
+    chunk: int | None, perm_chunk: int | None, kernel: str, z_scale: np.ndarray | None = None,
+    count_alpha: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The engine: observed S ``[U, A]``, #{pi: S_pi >= S_obs} ``[U, A]``, max over units of tau_pi ``[P, A]``
+    and the paper's unit count (:func:`paper_count` of ``z = tau * z_scale``) for the observed labels and
+    every permutation, ``[1 + P]``.
 
     ``pair_perms [P, pairs]`` relabel the attribute RDMs; ``den [U, A]`` (tau = 2S / den) and ``valid [U, A]``
     come from the (fixed) ties. Loops: permutation chunks (their attribute signs ``[Pc * A, K]`` built once),
@@ -341,27 +390,68 @@ def _permutation_counts(
 
     s_obs = torch.empty((n_units, n_attr), dtype=torch.int32, device=device)
     n_exceed = torch.zeros((n_units, n_attr), dtype=torch.int64, device=device)
+    counts = np.zeros(1 + n_perm, dtype=np.int64)  # the paper's unit count: observed, then each permutation
+    scale = torch.as_tensor(np.nan_to_num(z_scale, nan=0.0) if z_scale is not None else np.zeros((n_units, n_attr)),
+                            dtype=torch.float64, device=device)  # [U, A]
+    z_crit = float(stats.norm.isf(count_alpha))  # only p < alpha (z > z_crit) can pass the paper's q
+    n_tests = int(valid.sum())
     null_max = torch.full((n_perm, n_attr), -torch.inf, dtype=torch.float64, device=device)
     sy_obs = _pair_signs(ry.T.contiguous(), k_pad, dtype)  # [A_pad, K_pad]
+    def passing(tau: torch.Tensor, u0: int, u1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(permutation, unit, z) of the tests of ``tau [Ub, Pc, A]`` with p < count_alpha."""
+        z = tau.clamp(-1.0, 1.0) * scale[u0:u1, None, :]  # [Ub, Pc, A]; invalid tests have scale 0
+        u, q, a = torch.nonzero(z > z_crit, as_tuple=True)
+        return q.cpu().numpy(), (u + u0).cpu().numpy() * n_attr + a.cpu().numpy(), z[u, q, a].cpu().numpy()
+
     for p0 in range(0, n_perm, pc):
         p1 = min(p0 + pc, n_perm)
         ry_perm = ry[pp[p0:p1]].permute(0, 2, 1).reshape((p1 - p0) * n_attr, n)  # [Pc * A, n], permutation-major
         sy = _pair_signs(ry_perm, k_pad, dtype)  # [(Pc * A)_pad, K_pad]
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for u0 in range(0, n_units, ub):
             u1 = min(u0 + ub, n_units)
             sx = _pair_signs(rx[u0:u1], k_pad, dtype)  # [Ub_pad, K_pad]
             if p0 == 0:
                 s_obs[u0:u1] = _product(sx, sy_obs, kernel)[: u1 - u0, :n_attr]
+                if z_scale is not None:
+                    tau_obs = s_obs[u0:u1, None, :].to(torch.float64).mul_(2).div_(den[u0:u1, None, :])
+                    q, flat, z = passing(tau_obs, u0, u1)
+                    found.append((q - 1, flat, z))  # permutation -1: the observed labels
             s = _product(sx, sy, kernel)[: u1 - u0, : (p1 - p0) * n_attr].view(u1 - u0, p1 - p0, n_attr)
             n_exceed[u0:u1] += (s >= s_obs[u0:u1, None, :]).sum(1)
             tau = s.to(torch.float64).mul_(2).div_(den[u0:u1, None, :])  # [Ub, Pc, A]: 2S / den, as kendall_tau_b
+            if z_scale is not None:
+                found.append(passing(tau, u0, u1))
             tau.masked_fill_(~valid[u0:u1, None, :], -torch.inf)
             null_max[p0:p1] = torch.maximum(null_max[p0:p1], tau.amax(0).clamp_(-1.0, 1.0))  # [Pc, A]
             del s, tau, sx
             logger.debug("units %d-%d, permutations %d-%d: %.1f s", u0, u1, p0, p1, time.perf_counter() - start)
         del sy
+        found = [f for f in found if len(f)]
+        if z_scale is not None and found:
+            perm = np.concatenate([f[0] for f in found])
+            flat = np.concatenate([f[1] for f in found])
+            zs = np.concatenate([f[2] for f in found])
+            order = np.argsort(perm, kind="stable")
+            perm, flat, zs = perm[order], flat[order], zs[order]
+            bounds = np.searchsorted(perm, np.arange(-1, p1 - p0 + 1))
+            for q in range(-1, p1 - p0):
+                lo, hi = bounds[q + 1], bounds[q + 2]
+                if q == -1 and p0 > 0:
+                    continue
+                counts[0 if q == -1 else 1 + p0 + q] = _count_from_candidates(flat[lo:hi], zs[lo:hi], n_tests,
+                                                                               n_attr, count_alpha)
     logger.info("permutation searchlight done in %.1f s", time.perf_counter() - start)
-    return s_obs.cpu().numpy().astype(np.int64), n_exceed.cpu().numpy(), null_max.cpu().numpy()
+    return s_obs.cpu().numpy().astype(np.int64), n_exceed.cpu().numpy(), null_max.cpu().numpy(), counts
+
+
+def _count_from_candidates(flat: np.ndarray, z: np.ndarray, n_tests: int, n_attr: int, alpha: float) -> int:
+    """The paper's unit count from the tests with p < alpha (flat index unit * A + attribute, their z)."""
+    if flat.size == 0:
+        return 0
+    p = stats.norm.sf(z)
+    passed = p * n_tests / stats.rankdata(p) < alpha
+    return int(np.unique(flat[passed] // n_attr).size)
 
 
 def _rdms_of_points(points: np.ndarray) -> np.ndarray:

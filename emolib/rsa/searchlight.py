@@ -28,7 +28,7 @@ from emolib.rsa.permutation import PermutationResult, from_counts, permutation_s
 from emolib.rsa.rankcorr import kendall_tau_b
 from emolib.stats import bh_q, paper_q
 
-__all__ = ["CORRECTIONS", "SearchlightResult", "searchlight", "compare_searchlights"]
+__all__ = ["CORRECTIONS", "SearchlightResult", "sham_targets", "searchlight", "compare_searchlights"]
 
 #: ``paper``: the original's p N / rank(p) on the asymptotic p; ``bh``: Benjamini-Hochberg on it;
 #: ``perm_fdr``: BH on the label-permutation p; ``fwer``: the max-statistic permutation p per attribute.
@@ -53,6 +53,9 @@ class SearchlightResult:
     alpha: float = 0.01
     correction: str = "paper"
     permutation: PermutationResult | None = None
+    #: ``[units, shams]`` tau-b against label-permuted attribute RDMs (:func:`sham_targets`): the selection
+    #: procedure without attribute meaning, whose top-k units make the sham masks
+    sham_tau: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -134,7 +137,8 @@ class SearchlightResult:
     def with_correction(self, correction: str, alpha: float | None = None) -> SearchlightResult:
         """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
         alpha = self.alpha if alpha is None else alpha
-        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction, self.permutation)
+        return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction, self.permutation,
+                                 self.sham_tau)
 
     def criteria(self, alpha: float | None = None) -> pd.DataFrame:
         """Significant units per attribute under each available correction (columns ``paper``, ``bh``, and
@@ -211,6 +215,12 @@ class SearchlightResult:
             settings |= {"n_permutations": self.permutation.n_permutations, "seed": self.permutation.seed}
             arrays |= {"n_exceed": np.asarray(self.permutation.n_exceed, dtype=np.int32),
                        "null_max": self.permutation.null_max}
+            if self.permutation.null_count is not None:
+                arrays["null_count"] = self.permutation.null_count
+                settings |= {"obs_count": self.permutation.obs_count, "count_alpha": self.permutation.count_alpha}
+        if self.sham_tau is not None:
+            arrays["sham_tau"] = self.sham_tau.to_numpy()
+            settings["sham_columns"] = list(self.sham_tau.columns)
         return arrays, settings
 
     @classmethod
@@ -228,17 +238,46 @@ class SearchlightResult:
         tau, p = np.asarray(arrays["tau"]), np.asarray(arrays["p"])
         if tau.shape != p.shape or tau.ndim != 2 or tau.shape[1] != len(columns):
             raise ValueError(f"tau {tau.shape} and p {p.shape} must both be [units, {len(columns)} attributes]")
+        sham = None
+        if "sham_columns" in settings:
+            sham = pd.DataFrame(np.asarray(arrays["sham_tau"]), columns=pd.Index(settings.pop("sham_columns"),
+                                                                                 name="sham")).rename_axis("unit")
         permutation = None
         if "n_permutations" in settings:
             n_perm, seed = int(settings.pop("n_permutations")), settings.pop("seed")
-            permutation = from_counts(tau, arrays["n_exceed"], arrays["null_max"], n_perm, seed, tuple(columns))
-        return cls(frame(tau), frame(p), permutation=permutation, **settings)
+            counts = {"null_count": arrays.get("null_count"), "obs_count": settings.pop("obs_count", None),
+                      "count_alpha": settings.pop("count_alpha", 0.01)}
+            permutation = from_counts(tau, arrays["n_exceed"], arrays["null_max"], n_perm, seed, tuple(columns),
+                                      **counts)
+        return cls(frame(tau), frame(p), permutation=permutation, sham_tau=sham, **settings)
+
+
+def sham_targets(attribute_rdms: pd.DataFrame, n_sham: int, seed: int = 1) -> pd.DataFrame:
+    """``n_sham`` label-permuted attribute RDMs: sham ``j`` is attribute ``j mod A`` with its emotions relabelled by
+    the ``j``-th permutation of :func:`~emolib.rsa.permutation.emotion_permutations` (``seed``). Same distances,
+    same ties, no attribute meaning.
+
+    Example:
+        >>> rdms = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0)[::-1]})  # 5 items
+        >>> shams = sham_targets(rdms, 3)
+        >>> list(shams.columns), sorted(shams["sham-0:a"]) == sorted(rdms["a"])
+        (['sham-0:a', 'sham-1:b', 'sham-2:a'], True)
+    """
+    from emolib.rsa.permutation import _n_items, emotion_permutations, pair_permutation
+
+    if isinstance(n_sham, bool) or not isinstance(n_sham, (int, np.integer)) or n_sham < 1:
+        raise ValueError(f"n_sham must be an integer >= 1, got {n_sham!r}")
+    perms = pair_permutation(emotion_permutations(_n_items(len(attribute_rdms)), int(n_sham), seed))  # [S, pairs]
+    values = attribute_rdms.to_numpy(np.float64)
+    columns = [f"sham-{j}:{attribute_rdms.columns[j % values.shape[1]]}" for j in range(n_sham)]
+    return pd.DataFrame(np.column_stack([values[perms[j], j % values.shape[1]] for j in range(n_sham)]),
+                        columns=columns)
 
 
 def searchlight(
     unit_rdms: np.ndarray, attribute_rdms: pd.DataFrame, units_per_layer: int, alpha: float = 0.01,
     correction: str = "paper", device: str | None = None, chunk: int | None = None, permutations: int = 0,
-    seed: int = 0,
+    seed: int = 0, n_sham: int = 0, sham_seed: int = 1,
 ) -> SearchlightResult:
     """Kendall tau-b (one-sided, R ``cor.test`` semantics) of every unit RDM with every attribute RDM.
 
@@ -250,7 +289,8 @@ def searchlight(
         device, chunk: passed to :func:`emolib.rsa.rankcorr.kendall_tau_b` (GPU when available).
         permutations: if > 0, a label-permutation null with that many permutations of the emotions,
             the same permutations (``seed``) for every unit x attribute test
-            (:func:`emolib.rsa.permutation.permutation_searchlight`).
+            (:func:`emolib.rsa.permutation.permutation_searchlight`), which also counts the paper's criterion.
+        n_sham: tau-b against that many label-permuted attribute RDMs (:func:`sham_targets` with ``sham_seed``).
     """
     unit_rdms = np.asarray(unit_rdms)
     if not isinstance(attribute_rdms, pd.DataFrame):
@@ -263,7 +303,12 @@ def searchlight(
     columns = pd.Index(attribute_rdms.columns, name="attribute")
     frame = lambda v: pd.DataFrame(v, columns=columns).rename_axis("unit")  # noqa: E731
     null = permutation_searchlight(unit_rdms, attribute_rdms, permutations, seed, device) if permutations else None
-    return SearchlightResult(frame(tau), frame(p), units_per_layer, alpha, correction, null)
+    sham = None
+    if n_sham:
+        shams = sham_targets(attribute_rdms, n_sham, sham_seed)
+        sham_tau, _ = kendall_tau_b(unit_rdms, shams.to_numpy(), "greater", chunk=chunk, device=device)
+        sham = pd.DataFrame(sham_tau, columns=pd.Index(shams.columns, name="sham")).rename_axis("unit")
+    return SearchlightResult(frame(tau), frame(p), units_per_layer, alpha, correction, null, sham)
 
 
 def compare_searchlights(a: SearchlightResult, b: SearchlightResult, n: int = 4000) -> pd.DataFrame:

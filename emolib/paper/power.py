@@ -1,0 +1,183 @@
+"""Power of the masking claims at a run's design, and the paper's effect re-measured at that design.
+
+A verdict may say "does not hold" only where its design could have seen the paper's effect. Two pieces:
+
+- :func:`variance_components`: what a run's random masks say about its noise, on the accuracy scale:
+  between masks (``mask``), prompt x mask beyond the binomial (``interaction``), and the binomial variance
+  of one prompt on ``n`` examples (``binomial``). A mask's mean over P prompts then has variance
+  ``mask + (interaction + binomial) / P`` (:func:`mask_sd`), whatever the design's size.
+- :func:`paper_at_design`: released RoBERTa cut down to a design (its seeds subsampled, each accuracy
+  redrawn as a binomial on the design's examples, its random masks resampled to the design's number): the
+  paper's attribute-minus-random difference and mean rho as this design would measure them.
+- :func:`masks_power` and :func:`weights_power` simulate the verdict's own tests (:mod:`emolib.paper.mask_inference`)
+  at the design with those components; :func:`mean_power` is the one-sample t power of the inference claim.
+
+Example:
+    >>> comps = {"mask": 0.0004, "interaction": 0.002, "binomial": 0.0052}
+    >>> round(mask_sd(comps, n_prompts=27), 4)
+    0.0258
+    >>> masks_power(-0.04, 0.0259, n_a=14, n_b=50, n_sim=200, n_perm=199) > 0.8
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from emolib.paper.mask_inference import condition_test, mean_rho
+
+__all__ = ["variance_components", "mask_sd", "masks_power", "weights_power", "mean_power", "paper_at_design"]
+
+
+def variance_components(masked: pd.DataFrame, k: int, n_examples: float) -> dict[str, float]:
+    """Variance components of accuracy from the random masks of size ``k`` (two-way ANOVA, prompts x masks).
+
+    Returns:
+        ``mask`` (between masks), ``interaction`` (prompt x mask beyond the binomial), ``binomial`` (mean
+        p(1 - p) / n of one prompt on ``n_examples``), ``prompt`` (between prompts), ``mean`` (accuracy),
+        ``n_examples``, ``n_prompts`` and ``n_masks`` of the table they came from.
+    """
+    table = masked[(masked["condition"] == "random") & (masked["k"] == k)]
+    wide = table.pivot_table(index=["emotion", "seed"], columns="draw", values="accuracy").dropna(axis=1)
+    y = wide.to_numpy(np.float64)  # [P, M]
+    n_p, n_m = y.shape
+    if n_p < 2 or n_m < 2:
+        raise ValueError(f"variance components need at least 2 prompts and 2 random masks at k = {k}, got {y.shape}")
+    grand = y.mean()
+    rows, cols = y.mean(1, keepdims=True), y.mean(0, keepdims=True)
+    ms_mask = n_p * ((cols - grand) ** 2).sum() / (n_m - 1)
+    ms_prompt = n_m * ((rows - grand) ** 2).sum() / (n_p - 1)
+    ms_res = ((y - rows - cols + grand) ** 2).sum() / ((n_p - 1) * (n_m - 1))
+    binomial = float(np.mean(y * (1 - y)) / n_examples)
+    return {"mask": max(0.0, (ms_mask - ms_res) / n_p), "interaction": max(0.0, ms_res - binomial),
+            "binomial": binomial, "prompt": max(0.0, (ms_prompt - ms_res) / n_m), "mean": float(grand),
+            "n_examples": float(n_examples), "n_prompts": n_p, "n_masks": n_m}
+
+
+def mask_sd(components: dict[str, float], n_prompts: int, n_examples: float | None = None) -> float:
+    """SD of one mask's accuracy averaged over ``n_prompts`` prompts of ``n_examples`` examples each
+    (default: the examples the components were measured with)."""
+    binomial = components["binomial"]
+    if n_examples is not None:
+        binomial *= components["n_examples"] / n_examples
+    return float(np.sqrt(components["mask"] + (components["interaction"] + binomial) / n_prompts))
+
+
+def masks_power(delta: float, sd: float, n_a: int, n_b: int, alpha: float = 0.05, n_sim: int = 400,
+                n_perm: int = 499, seed: int = 0) -> float:
+    """Share of simulated designs whose :func:`~emolib.paper.mask_inference.condition_test` finds p < alpha when the
+    attribute masks' mean differs from the control masks' by ``delta`` (mask-level SD ``sd``)."""
+    if not np.isfinite(delta) or not np.isfinite(sd):
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for s in range(n_sim):
+        a = delta + sd * rng.standard_normal(n_a)
+        b = sd * rng.standard_normal(n_b)
+        hits += condition_test(a, b, n_perm=n_perm, seed=s, interval=False).p < alpha
+    return hits / n_sim
+
+
+def _damage(beta: float, z: np.ndarray, n_emotions: int, mask_sd_: float, noise_sd: float, n_sim: int,
+            rng: np.random.Generator) -> np.ndarray:
+    """Simulated ``[S, E, A]`` damage: ``beta * z_a`` + a mask effect shared by every emotion + noise."""
+    shared = mask_sd_ * rng.standard_normal((n_sim, 1, len(z)))
+    return beta * z[None, None, :] + shared + noise_sd * rng.standard_normal((n_sim, n_emotions, len(z)))
+
+
+def weights_power(rho: float, components: dict[str, float], weights, n_emotions: int = 27, n_seeds: int = 1,
+                  n_examples: float | None = None, alpha: float = 0.05, n_sim: int = 300, n_perm: int = 499,
+                  seed: int = 0) -> float:
+    """Power of the attribute-permutation test of the human weights when the expected statistic is ``rho``.
+
+    The damage of attribute a on emotion e is ``beta * w_a`` (standardised) plus the mask's own effect
+    (variance ``mask``, shared by all emotions: the 14 attributes bind) plus noise (``interaction`` and the
+    binomial, averaged over ``n_seeds``); ``beta`` is set so that the simulated statistic averages ``rho``.
+    """
+    if not np.isfinite(rho):
+        return float("nan")
+    w = np.asarray(weights, dtype=np.float64)
+    z = (w - w.mean()) / w.std()
+    binomial = components["binomial"] * (components["n_examples"] / n_examples if n_examples else 1.0)
+    noise = float(np.sqrt((components["interaction"] + binomial) / n_seeds))
+    shared = float(np.sqrt(components["mask"]))
+    rng = np.random.default_rng(seed)
+    sign = -1.0 if rho < 0 else 1.0
+
+    def expected(beta: float) -> float:
+        return float(np.nanmean(mean_rho(_damage(beta, z, n_emotions, shared, noise, 200, np.random.default_rng(1)),
+                                         z[None, :])))
+
+    lo, hi = 0.0, 0.01
+    while sign * expected(sign * hi) < abs(rho) and hi < 10:
+        hi *= 2
+    if sign * expected(sign * hi) < abs(rho):  # the noise shared by the 14 masks caps the reachable rho
+        beta = sign * hi
+    else:
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if sign * expected(sign * mid) < abs(rho) else (lo, mid)
+        beta = sign * (lo + hi) / 2
+    damage = _damage(beta, z, n_emotions, shared, noise, n_sim, rng)  # [S, E, A]
+    perms = np.stack([rng.permutation(len(z)) for _ in range(n_perm)])  # [P, A]
+    hits = 0
+    for s in range(n_sim):
+        observed = mean_rho(damage[s], z)
+        null = mean_rho(damage[s][None], z[perms])
+        p = (1 + np.sum(null * sign >= observed * sign - 1e-12)) / (1 + n_perm)
+        hits += p < alpha
+    return hits / n_sim
+
+
+def mean_power(delta: float, sd: float, n: int, alpha: float = 0.05) -> float:
+    """Power of the one-sided one-sample t-test (H1: mean > 0) at true mean ``delta``, SD ``sd``, ``n`` units.
+
+    Example:
+        >>> round(mean_power(0.3, 0.1, 27), 3)
+        1.0
+    """
+    if n < 2 or not np.isfinite(delta) or not np.isfinite(sd) or sd <= 0:
+        return float("nan")
+    crit = stats.t.ppf(1 - alpha, n - 1)
+    return float(stats.nct.sf(crit, n - 1, delta / (sd / np.sqrt(n))))
+
+
+def paper_at_design(masked: pd.DataFrame, unmasked: pd.DataFrame, weights: pd.Series, k: int, n_seeds: int,
+                    n_examples: int, n_random: int, n_rep: int = 200, seed: int = 0) -> dict[str, float]:
+    """The paper's effects as a design of ``n_seeds`` seeds, ``n_examples`` examples per prompt and ``n_random``
+    random masks would measure them, from released RoBERTa (``masked``/``unmasked`` as
+    :func:`emolib.released.masking_frames`) at mask size ``k`` (its 14 attribute masks, its random draws).
+
+    Returns:
+        ``delta`` (mean attribute-minus-random accuracy), ``delta_sd`` (its spread over resamples), ``rho``
+        (mean rho with ``weights``), ``rho_sd``, ``mask_sd`` (mean SD of the resampled mask-level values),
+        ``n_rep``.
+    """
+    table = masked[masked["k"] == k]
+    if table.empty:
+        raise ValueError(f"released RoBERTa has no masks at k = {k}; valid choices: {sorted(masked['k'].unique())}")
+    rng = np.random.default_rng(seed)
+    attributes = list(weights.index)
+    sel = table[table["condition"] == "selective"].pivot_table(index=["emotion", "seed"], columns="attribute",
+                                                                 values="accuracy")[attributes]
+    rnd = table[table["condition"] == "random"].pivot_table(index=["emotion", "seed"], columns="draw",
+                                                              values="accuracy")
+    rnd = rnd.reindex(sel.index)
+    seeds = sorted(sel.index.get_level_values("seed").unique())
+    emotions = sel.index.get_level_values("emotion")
+    deltas, rhos, sds = [], [], []
+    w = weights.to_numpy(np.float64)
+    for _ in range(n_rep):
+        chosen = rng.choice(seeds, size=min(n_seeds, len(seeds)), replace=False)
+        rows = np.isin(sel.index.get_level_values("seed"), chosen)
+        a = rng.binomial(n_examples, sel.to_numpy()[rows]) / n_examples  # [P, 14]
+        draws = rng.integers(0, rnd.shape[1], size=n_random)
+        b = rng.binomial(n_examples, rnd.to_numpy()[rows][:, draws]) / n_examples  # [P, n_random]
+        deltas.append(a.mean() - b.mean())
+        sds.append(np.sqrt((a.mean(0).var(ddof=1) + b.mean(0).var(ddof=1)) / 2))
+        damage = pd.DataFrame(a - b.mean(1, keepdims=True)).groupby(np.asarray(emotions[rows])).mean().to_numpy()
+        rhos.append(float(mean_rho(damage, w)))
+    return {"delta": float(np.mean(deltas)), "delta_sd": float(np.std(deltas, ddof=1)), "rho": float(np.mean(rhos)),
+            "rho_sd": float(np.std(rhos, ddof=1)), "mask_sd": float(np.mean(sds)), "n_rep": n_rep}
