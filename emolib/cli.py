@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "splits, permutations; e.g. -p backbone roberta-base")
     plan.add_argument("--device", default="auto", help=device_help)
     plan.add_argument("--no-measure", action="store_true", help="list the stages without measuring rates")
+    plan.add_argument("--no-power", action="store_true",
+                      help="leave out the power of each claim and the sizes that reach power 0.8 (a minute of CPU)")
 
     ver = sub.add_parser("verify", help="recompute a sample of every shipped (or cached) artifact with today's code "
                                         "and compare it with the stored values")
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             from emolib.model.backbones import check_backbone_name
 
             check_backbone_name(backbone)
-            print(plan_paper(backbone, args.profile, measure=not args.no_measure, **options))
+            print(plan_paper(backbone, args.profile, measure=not args.no_measure, power=not args.no_power, **options))
         elif args.command == "verify":
             from emolib.verify import report, verify
 

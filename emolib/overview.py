@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from emolib.artifacts import atomic_write_text
-from emolib.findings import human_findings, silencing_findings
+from emolib.findings import human_findings
 
 __all__ = ["PENDING", "CLAIM_ROWS", "record", "recorded", "verdict_cells", "valence_cell", "intro_table",
            "released_summary", "backbone_header", "backbone_summary"]
@@ -91,40 +91,60 @@ def _k(value: object) -> str:
     return f"k = {int(value):,}" if pd.notna(value) else ""
 
 
+def _p(value: object) -> str:
+    return "p n/a" if pd.isna(value) else f"Holm p = {float(value):.3f}" if float(value) >= 0.001 else "Holm p < 0.001"
+
+
 def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
-    """The intro's cells for the claims of a verdict table (:func:`emolib.paper.verdict.verdict`).
+    """The intro's cells for the claims of a verdict table (:func:`emolib.paper.verdict.verdict`): the verdict of
+    each claim at the pre-specified k, its value, Holm p and power (descriptive rows are left out).
 
     Example:
-        >>> table = pd.DataFrame({"claim": ["inference", "units_paper", "units_fwer", "masks"],
-        ...     "k": [None, None, None, 1500], "value": [0.71, 20795, 8, -0.024], "ci_low": [0.66, None, None, -0.04],
-        ...     "ci_high": [0.76, None, None, -0.008], "p": [1e-9, None, None, 0.004],
-        ...     "null_control": [0.52, 14784, 1, 0.0], "verdict": ["holds"] * 4})
+        >>> table = pd.DataFrame({"claim": ["inference", "units_paper", "units_fwer", "masks_random", "masks_sham"],
+        ...     "k": [None, None, None, 4000, 4000], "value": [0.71, 20795, 8, -0.024, -0.01],
+        ...     "ci_low": [0.66, None, None, -0.04, -0.03], "ci_high": [0.76, None, None, -0.008, 0.01],
+        ...     "p_holm": [1e-9, 0.09, 0.02, 0.004, 0.4], "power": [1.0, None, None, 0.9, 0.5],
+        ...     "null_control": [0.52, 14784, 1, 0.0, 0.0], "verdict": ["holds", "cannot tell", "holds", "holds",
+        ...     "cannot tell"]})
         >>> print(verdict_cells(table)["units"])
-        **holds**: 8 units at FWER < .05 (null prompts: 1); 20,795 by the paper's q (null prompts: 14,784)
+        **holds** (family-wise): 8 units (Holm p = 0.020; null prompts: 1); the paper's q: 20,795 units, **cannot tell** (Holm p = 0.090; null prompts: 14,784)
     """
-    rows = {claim: group for claim, group in table.groupby("claim", sort=False)}
+    table = table[table["verdict"] != "descriptive"] if "verdict" in table else table
+    rows = {claim: group.iloc[0] for claim, group in table.groupby("claim", sort=False)}
     cells: dict[str, str] = {}
+
+    def power(r) -> str:
+        return "" if pd.isna(r.get("power")) else f"; power {float(r['power']):.2f}"
+
     if "inference" in rows:
-        r = rows["inference"].iloc[0]
+        r = rows["inference"]
         cells["inference"] = (f"**{r['verdict']}**: mean dev accuracy {r['value']:.3f} ({r['ci_low']:.3f} to "
-                              f"{r['ci_high']:.3f}); null prompts {r['null_control']:.3f}")
-    if "units_fwer" in rows or "units_paper" in rows:
-        parts, label = [], None
-        if "units_fwer" in rows:
-            r = rows["units_fwer"].iloc[0]
-            label = r["verdict"]
-            n = int(r["value"])
-            parts.append(f"{n:,} unit{'' if n == 1 else 's'} at FWER < .05 (null prompts: {int(r['null_control']):,})")
-        if "units_paper" in rows:
-            r = rows["units_paper"].iloc[0]
-            label = label or r["verdict"]
-            parts.append(f"{int(r['value']):,} by the paper's q (null prompts: {int(r['null_control']):,})")
-        cells["units"] = f"**{label}**: " + "; ".join(parts)
-    for claim, what in (("masks", "difference"), ("weights", "rho")):
+                              f"{r['ci_high']:.3f}; {_p(r['p_holm'])}); null prompts {r['null_control']:.3f}")
+    parts = []
+    if "units_fwer" in rows:
+        r = rows["units_fwer"]
+        n = int(r["value"]) if pd.notna(r["value"]) else 0
+        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r["null_control"]) else ""
+        parts.append(f"**{r['verdict']}** (family-wise): {n:,} unit{'' if n == 1 else 's'} ({_p(r['p_holm'])}{null})")
+    if "units_paper" in rows:
+        r = rows["units_paper"]
+        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r["null_control"]) else ""
+        parts.append(f"the paper's q: {int(r['value']):,} units, **{r['verdict']}** ({_p(r['p_holm'])}{null})")
+    if parts:
+        cells["units"] = "; ".join(parts)
+    masks = []
+    for claim, against in (("masks_random", "random"), ("masks_sham", "sham")):
         if claim in rows:
-            cells[claim] = "; ".join(
-                f"{_k(r['k'])}: **{r['verdict']}** ({what} {r['value']:+.3f}, {r['ci_low']:+.3f} to "
-                f"{r['ci_high']:+.3f})" for _, r in rows[claim].iterrows())
+            r = rows[claim]
+            k = f"k = {int(r['k']):,}, " if pd.notna(r.get("k")) else ""
+            masks.append(f"vs {against}: **{r['verdict']}** ({k}difference {r['value']:+.3f}, {_p(r['p_holm'])}"
+                         f"{power(r)})")
+    if masks:
+        cells["masks"] = "; ".join(masks)
+    if "weights" in rows:
+        r = rows["weights"]
+        cells["weights"] = (f"**{r['verdict']}** (rho {r['value']:+.2f}, {r['ci_low']:+.2f} to {r['ci_high']:+.2f}; "
+                            f"{_p(r['p_holm'])}{power(r)})")
     return cells
 
 
@@ -149,10 +169,10 @@ def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
         released_facts: :func:`released_summary`; missing entries read "see the chapter".
         records: :func:`recorded` (or None).
     """
-    s = (released_facts or {}).get("silencing", {})
     n = (released_facts or {}).get("searchlight", {})
     h = (released_facts or {}).get("human", {})
     acc = (released_facts or {}).get("inference", {})
+    rel = (released_facts or {}).get("verdict", {})
     see = "see the chapter"
     released = {
         "human": f"{h['n_reliable']} of {h['n_attributes']} attributes reliable; strongest weight: {h['top']}"
@@ -160,10 +180,8 @@ def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
         "inference": f"mean dev accuracy {acc['mean']:.3f} of the {acc['n']} released prompts" if acc else see,
         "units": f"{n['paper_any']:,} of {n['n_units']:,} units significant (paper's q; the permutation FWER in "
         "the [chapter](neurons_released.md))" if n else see,
-        "masks": f"{s['pooled_worse']} of {s['n_attributes']} attributes at k = {s['k']:,} (pooled baseline; "
-        "[chapter](silencing_released.md))" if s else see,
-        "weights": f"rho = {s['pooled_rho']:.2f} ({s['pooled_low']:.2f} to {s['pooled_high']:.2f}) at "
-        f"k = {s['k']:,}" if s else see,
+        "masks": rel.get("masks", see) + (" ([chapter](silencing_released.md))" if rel else ""),
+        "weights": rel.get("weights", see),
         "valence": "not applicable (no released model)",
     }
     cells: dict[str, str] = {"human": "the same human data (not a model claim)"}
@@ -197,7 +215,6 @@ def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: flo
 
     weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
     reliability = human.attribute_reliability(interval="psych")
-    result = reproduce.released_manipulation(weights.set_index("attribute")["tau"])
     searchlight = reproduce.released_searchlight().with_correction("paper", alpha)
     accuracy = released.prompt_accuracy()["accuracy"]  # the released prompts' best dev accuracies
     return {"human": human_findings(human.attribute_rdms("recomputed"), released.attribute_distances(),
@@ -205,4 +222,4 @@ def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: flo
             "inference": {"mean": float(np.mean(accuracy)), "n": int(len(accuracy))},
             "searchlight": {"paper_any": int((searchlight.n_significant > 0).sum()),
                             "n_units": int(len(searchlight.tau))},
-            "silencing": silencing_findings(result)}
+            "verdict": verdict_cells(reproduce.released_verdict())}

@@ -30,7 +30,7 @@ from emolib.emotions import ATTRIBUTES
 from emolib.integrity import WouldCompute, planning
 from emolib.model.backbones import Backbone, load_backbone
 
-__all__ = ["Rates", "Plan", "measure_rates", "stage_work", "plan_paper", "COLUMNS", "PARAMETERS"]
+__all__ = ["Rates", "Plan", "measure_rates", "stage_work", "plan_paper", "plan_power", "COLUMNS", "PARAMETERS"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Plan:
     rates: Rates | None
     model_memory_gb: float
     notes: list[str] = field(default_factory=list)
+    power: pd.DataFrame | None = None
 
     @property
     def remaining_s(self) -> float:
@@ -87,6 +88,9 @@ class Plan:
         if self.rates is not None:
             memory += f"; peak while measuring {self.rates.peak_memory_gb:.2f} GB"
         lines += [memory, f"still to compute: {_duration(self.remaining_s)}", *self.notes]
+        if self.power is not None:
+            lines += ["", "power of each claim against the paper's effect as this design measures it "
+                      f"({self.power.attrs.get('assumption', '')}):", self.power.to_string(index=False)]
         return "\n".join(lines)
 
 
@@ -148,8 +152,9 @@ def measure_rates(backbone: Backbone, settings: profiles.PromptSettings, n_examp
 
 
 def _n_masks(masking: profiles.MaskingSettings, k_values) -> int:
-    per_k = len(ATTRIBUTES) + masking.n_draws + (len(ATTRIBUTES) if masking.paper_random else 0)
-    return per_k * len(k_values) + 1  # + the unmasked evaluation
+    """Masks of one masked-evaluation artifact per k in ``k_values`` (each with its own unmasked evaluation)."""
+    per_k = len(ATTRIBUTES) + masking.n_sham + masking.n_draws + (len(ATTRIBUTES) if masking.paper_random else 0)
+    return per_k + 1
 
 
 def stage_work(emotions, seeds, prompt_settings: profiles.PromptSettings, masking: profiles.MaskingSettings,
@@ -179,16 +184,88 @@ def stage_work(emotions, seeds, prompt_settings: profiles.PromptSettings, maskin
             ("prompts", "dev and test evaluation", evaluate, "examples", "evaluate"),
             ("activations", "trained prompts", len(grid), "prompt passes", "evaluate"),
             ("searchlight", "trained prompts", tests, "Kendall tests", "kendall")]
+    k_sorted = sorted(masking.k_values)  # the run evaluates one artifact per k, in this order
     for split in masking.splits:
         n = sum(size(e, s, split, eval_settings) for s in masked_seeds for e in emotions)
-        rows.append(("masked-eval", split, n * _n_masks(masking, masking.k_values), "masked passes", "masked"))
+        for k in k_sorted:
+            rows.append(("masked-eval", f"{split}, k = {k:.4g}", n * _n_masks(masking, [k]), "masked passes",
+                         "masked"))
     n_null = sum(size(e, s, "dev", eval_settings) for s in null_seeds for e in emotions)
     rows += [("activations", "null prompts", len(grid), "prompt passes", "evaluate"),
-             ("searchlight", "null prompts", tests, "Kendall tests", "kendall"),
-             ("masked-eval", "null prompts, dev",
-              n_null * _n_masks(masking, masking.null_k_values or masking.k_values), "masked passes", "masked")]
+             ("searchlight", "null prompts", tests, "Kendall tests", "kendall")]
+    for k in sorted(masking.null_k_values or masking.k_values):
+        rows.append(("masked-eval", f"null prompts, dev, k = {k:.4g}", n_null * _n_masks(masking, [k]),
+                     "masked passes", "masked"))
     artifact = [0] + list(range(len(rows) - 1))  # the prompts artifact holds both of its rows
     return pd.DataFrame(rows, columns=["stage", "part", "work", "unit", "kind"]).assign(artifact=artifact)
+
+
+#: sizes tried when searching the smallest design that reaches power 0.8
+_SEARCH = {"seeds": (1, 2, 3, 4, 6, 8, 12), "dev examples": (20, 40, 80, 100, 200, 400, 800),
+           "random masks": (5, 10, 20, 50, 100, 200), "sham masks": (7, 14, 28, 56, 112)}
+
+
+def plan_power(profile: str = "standard", alpha: float = 0.05, n_claims: int = 6, n_sim: int = 200,
+               components: dict | None = None, **overrides) -> pd.DataFrame:
+    """The power of each masking claim at ``profile``'s design against the paper's effect re-measured at that
+    design (:func:`emolib.paper.power.paper_at_design`), and the smallest seeds, dev examples and control masks
+    that reach 0.8 with the other sizes held (or "not reachable" with the largest power found).
+
+    ``components``: the variance components (:func:`emolib.paper.power.variance_components`); default released
+    RoBERTa's at k = 4,000 (the run's own are unknown before it runs; its verdict reports power from them).
+    Tests run at alpha / ``n_claims`` (Holm's strictest step).
+    """
+    from emolib import human, released
+    from emolib.paper import power as pw
+    from emolib.paper.units import resolve_k
+
+    masking = profiles.settings("masking", profile, **overrides)
+    prompt_settings = profiles.settings("prompts", profile)
+    masked, unmasked = released.masking_frames()
+    k = resolve_k(masking.verdict_k, profiles.PAPER_UNITS)
+    rel_k = int(min(masked["k"].unique(), key=lambda v: abs(v - k)))
+    if components is None:
+        components = pw.variance_components(masked, rel_k, 500.0)
+        assumption = "variance components of released RoBERTa"
+    else:
+        assumption = "variance components given"
+    weights = human.attribute_weights(n_boot=200).set_index("attribute")["tau"]
+    design = {"seeds": len(masking.seeds or prompt_settings.seeds),
+              "dev examples": masking.dev_size or prompt_settings.dev_size or 100,
+              "random masks": masking.n_draws or 14, "sham masks": masking.n_sham}
+    level = alpha / n_claims
+
+    def power_of(claim: str, sizes: dict) -> float:
+        paper = pw.paper_at_design(masked, unmasked, weights, rel_k, sizes["seeds"], sizes["dev examples"],
+                                   max(sizes["random masks"], 1), n_rep=60)
+        if claim == "weights":
+            return pw.weights_power(paper["rho"], components, weights.to_numpy(), 27, sizes["seeds"],
+                                    sizes["dev examples"], level, n_sim=n_sim // 2, n_perm=199)
+        n_ref = sizes["random masks"] if claim == "masks_random" else sizes["sham masks"]
+        if n_ref < 2:
+            return float("nan")
+        sd = pw.mask_sd(components, 27 * sizes["seeds"], sizes["dev examples"])
+        return pw.masks_power(paper["delta"], sd, 14, n_ref, level, n_sim=n_sim, n_perm=199)
+
+    rows = []
+    for claim in ("masks_random", "masks_sham", "weights"):
+        current = power_of(claim, design)
+        row = {"claim": claim, "power": current}
+        for axis in ("seeds", "dev examples", "random masks" if claim != "masks_sham" else "sham masks"):
+            best, found = (np.nan, None), None
+            for value in _SEARCH[axis]:
+                value_power = power_of(claim, {**design, axis: value})
+                if not np.isnan(value_power) and (np.isnan(best[0]) or value_power > best[0]):
+                    best = (value_power, value)
+                if value_power >= 0.8:
+                    found = value
+                    break
+            row[f"smallest {axis}"] = (f"{found:,}" if found is not None else
+                                       f"not reachable (max {best[0]:.2f} at {best[1]:,})" if best[1] else "-")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs["assumption"] = assumption
+    return table
 
 
 def _walk(bb: Backbone, profile: str, emotions, seeds, root, overrides: dict) -> tuple[list, object | None]:
@@ -208,11 +285,12 @@ def _walk(bb: Backbone, profile: str, emotions, seeds, root, overrides: dict) ->
 
 def plan_paper(backbone: Backbone | str = "smollm2-135m", profile: str = "quick", *, emotions=None, seeds=None,
                device: str | torch.device | None = "auto", root: str | Path | None = None, measure: bool = True,
-               **overrides) -> Plan:
+               power: bool = False, **overrides) -> Plan:
     """What :func:`~emolib.paper.pipeline.run_paper` (with its null control) would compute, what is cached,
     and the estimated time on ``device`` from rates measured there (``measure=False``: no estimate).
 
-    Args: as :func:`run_paper` (``overrides``: fields of the masking settings, ``permutations``).
+    Args: as :func:`run_paper` (``overrides``: fields of the masking settings, ``permutations``);
+        ``power``: also the power of the masking claims and the sizes that reach 0.8 (:func:`plan_power`).
     """
     from emolib.paper.pipeline import emotion_order
     from emolib.paper.prompts import check_grid
@@ -251,4 +329,5 @@ def plan_paper(backbone: Backbone | str = "smollm2-135m", profile: str = "quick"
     else:
         stages["estimate_s"] = np.nan
     model_gb = sum(p.numel() * p.element_size() for p in bb.model.parameters()) / 2**30
-    return Plan(bb.name, profile, stages[COLUMNS], rates, model_gb, notes)
+    table = plan_power(profile, **overrides) if power else None
+    return Plan(bb.name, profile, stages[COLUMNS], rates, model_gb, notes, table)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "beats_control", "rho_sentence", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
-           "random_floor_sentence", "decoding_sentence", "leak_sentence"]
+           "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence"]
 
 #: Mean dev accuracy below which a backbone's prompts count as close to chance.
 CHANCE_THRESHOLD = 0.6
@@ -208,3 +208,39 @@ def leak_sentence(faithful: float, rigorous: float, margin: float = 0.02) -> str
         return f"Emo_LLM's leaking split overstates it: {faithful:.3f} against {rigorous:.3f} with whole families held out."
     return (f"Emo_LLM's leaking split gives about the same ({faithful:.3f} against {rigorous:.3f} with whole families "
             "held out).")
+
+
+_MEASURES = {
+    "masks_random": ("attribute masks against layer-matched random masks", "accuracy difference", "{:+.3f}"),
+    "masks_sham": ("attribute masks against sham-attribute masks", "accuracy difference", "{:+.3f}"),
+    "weights": ("damage against the human weights", "mean rho", "{:+.2f}"),
+    "inference": ("emotion inference", "mean dev accuracy", "{:.3f}"),
+}
+
+
+def verdict_sentence(row) -> str:
+    """One verdict row (:func:`emolib.paper.verdict.verdict`) as a sentence: estimate, interval, p, Holm p, power,
+    the paper's effect at this design, and the verdict with its reason.
+
+    Example:
+        >>> row = {"claim": "masks_random", "value": -0.012, "ci_low": -0.03, "ci_high": 0.008, "p": 0.12,
+        ...        "p_holm": 0.48, "power": 0.31, "paper_at_design": -0.029, "verdict": "cannot tell",
+        ...        "reason": "power 0.31 < 0.8 to see the paper's effect at this design"}
+        >>> print(verdict_sentence(row))
+        Attribute masks against layer-matched random masks: accuracy difference -0.012 (95 % CI -0.030 to +0.008; p = 0.120, Holm p = 0.480); power 0.31 to see the paper's effect as this design measures it (-0.029). **cannot tell**: power 0.31 < 0.8 to see the paper's effect at this design.
+    """
+    what, measure, fmt = _MEASURES.get(row["claim"], (row["claim"], "value", "{:.3f}"))
+    text = f"{what[0].upper() + what[1:]}: {measure} {fmt.format(row['value'])}"
+    if row.get("ci_low") == row.get("ci_low") and row.get("ci_low") is not None:
+        text += f" (95 % CI {fmt.format(row['ci_low'])} to {fmt.format(row['ci_high'])}; "
+    else:
+        text += " ("
+    text += f"{format_p(row['p'])}, Holm {format_p(row['p_holm'])})"
+    paper = row.get("paper_at_design")
+    if row.get("power") == row.get("power") and row.get("power") is not None:
+        text += (f"; power {row['power']:.2f} to see the paper's effect as this design measures it "
+                 f"({fmt.format(paper)})")
+    text += f". **{row['verdict']}**"
+    if row.get("reason"):
+        text += f": {row['reason']}"
+    return text + "."

@@ -11,14 +11,17 @@ from emolib.paper.verdict import COLUMNS
 
 
 def _verdict() -> pd.DataFrame:
-    rows = [("inference", None, "mean dev accuracy", 0.83, 0.706, 0.655, 0.758, 1e-9, 0.518, "holds"),
-            ("units_paper", None, "units", 26025, 20795, np.nan, np.nan, np.nan, 14784, "holds"),
-            ("units_fwer", None, "units", 785, 8, np.nan, np.nan, np.nan, 9, "does not hold"),
-            ("masks", 1500, "diff", -0.01, -0.024, -0.040, -0.008, 0.004, -0.01, "holds"),
-            ("masks", 4000, "diff", -0.02, 0.042, 0.02, 0.06, 0.99, -0.01, "does not hold"),
-            ("weights", 4000, "rho", -0.47, 0.12, 0.01, 0.22, 0.98, 0.0, "does not hold")]
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    columns = ["claim", "k", "measure", "value", "ci_low", "ci_high", "p_holm", "power", "null_control", "verdict"]
+    rows = [("inference", None, "mean dev accuracy", 0.706, 0.655, 0.758, 1e-9, 1.0, 0.518, "holds"),
+            ("units_paper", None, "units", 20795, np.nan, np.nan, 0.09, np.nan, 14784, "cannot tell"),
+            ("units_fwer", None, "units", 8, np.nan, np.nan, 0.02, np.nan, 1, "holds"),
+            ("masks_random", 4000, "diff", -0.012, -0.03, 0.008, 0.48, 0.31, -0.01, "cannot tell"),
+            ("masks_sham", 4000, "diff", 0.01, -0.01, 0.03, 0.9, 0.2, 0.0, "cannot tell"),
+            ("masks_random", 1500, "diff", -0.02, -0.04, 0.0, np.nan, np.nan, np.nan, "descriptive"),
+            ("weights", 4000, "rho", 0.12, -0.1, 0.3, 0.9, 0.2, 0.0, "cannot tell")]
+    table = pd.DataFrame(rows, columns=columns)
     table["k"] = table["k"].astype("Int64")
+    assert set(columns) <= set(COLUMNS)
     return table
 
 
@@ -42,12 +45,12 @@ def test_recorded_sections_merge_replace_and_fill_the_intro(monkeypatch, tmp_pat
     table = overview.intro_table(records=overview.recorded())
     column = table["chosen backbone: gemma3-270m (standard)"]
     by_id = dict(zip(overview.CLAIM_ROWS, column))
-    assert by_id["inference"].startswith("**holds**: mean dev accuracy 0.706 (0.655 to 0.758)")
-    assert by_id["units"].startswith("**does not hold**: 8 units at FWER")  # the FWER row decides, not the q
-    assert "20,795 by the paper's q (null prompts: 14,784)" in by_id["units"]
-    assert by_id["masks"] == ("k = 1,500: **holds** (difference -0.024, -0.040 to -0.008); "
-                              "k = 4,000: **does not hold** (difference +0.042, +0.020 to +0.060)")
-    assert by_id["weights"].startswith("k = 4,000: **does not hold** (rho +0.120")
+    assert by_id["inference"].startswith("**holds**: mean dev accuracy 0.706 (0.655 to 0.758; Holm p < 0.001)")
+    assert by_id["units"].startswith("**holds** (family-wise): 8 units (Holm p = 0.020; null prompts: 1)")
+    assert "the paper's q: 20,795 units, **cannot tell** (Holm p = 0.090; null prompts: 14,784)" in by_id["units"]
+    assert by_id["masks"] == ("vs random: **cannot tell** (k = 4,000, difference -0.012, Holm p = 0.480; power 0.31); "
+                              "vs sham: **cannot tell** (k = 4,000, difference +0.010, Holm p = 0.900; power 0.20)")
+    assert by_id["weights"].startswith("**cannot tell** (rho +0.12, -0.10 to +0.30; Holm p = 0.900; power 0.20)")
     assert by_id["valence"].startswith("**holds**: probe 0.800")
     assert not (column == overview.PENDING).any()
 
@@ -59,7 +62,7 @@ def test_the_valence_cell_needs_the_lexical_margin_and_the_control(probe, lexica
     assert overview.valence_cell(probe, lexical, control)["valence"].startswith(f"**{label}**")
 
 
-def test_a_verdict_without_permutations_falls_back_to_the_papers_count():
+def test_a_verdict_without_permutations_reports_the_papers_count():
     table = _verdict()
     table = table[table["claim"] != "units_fwer"]
-    assert overview.verdict_cells(table)["units"].startswith("**holds**: 20,795 by the paper's q")
+    assert overview.verdict_cells(table)["units"].startswith("the paper's q: 20,795 units, **cannot tell**")

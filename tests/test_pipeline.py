@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 import pytest
 
 from emolib import artifacts, profiles, rsa
@@ -34,7 +35,8 @@ def _fake_result(n_units=40, per_layer=10) -> rsa.SearchlightResult:
 
 def test_build_masks_silences_the_top_units_and_adds_controls():
     result = _fake_result()
-    profile = profiles.settings("masking", "quick", k_values=(0.1, 5), n_draws=3, paper_random=True)
+    profile = profiles.settings("masking", "quick", k_values=(0.1, 5), n_draws=3, paper_random=True, n_sham=0,
+                                layer_matched=False)
     masks, index = pipeline.build_masks(result, 40, profile)
     assert masks.shape == (len(index), 40)
     sel = index[index.condition == "selective"]
@@ -46,6 +48,28 @@ def test_build_masks_silences_the_top_units_and_adds_controls():
     assert len(rnd) == 2 * (3 + 14)  # seeded draws plus one draw per attribute label, per k
     assert not rnd.duplicated(["k", "draw"]).any()  # the pooled baseline averages distinct draws
     assert (~masks.numpy()).sum(1).tolist() == index.k.tolist()  # every mask silences exactly k units
+
+
+def test_sham_and_layer_matched_masks():
+    from emolib.paper import units
+
+    rng = np.random.default_rng(1)
+    result = _fake_result()
+    sham = pd.DataFrame(rng.normal(size=(40, 3)), columns=["sham-0:valence", "sham-1:arousal", "sham-2:control"])
+    result = rsa.SearchlightResult(result.tau, result.p, 10, sham_tau=sham)
+    profile = profiles.settings("masking", "quick", k_values=(0.1,), n_draws=6, n_sham=3, layer_matched=True)
+    masks, index = pipeline.build_masks(result, 40, profile)
+    assert index["condition"].value_counts().to_dict() == {"selective": 14, "random": 6, "sham": 3}
+    shams = index[index.condition == "sham"]
+    row = shams[shams.attribute == "sham-1:arousal"].index[0]
+    assert set(np.flatnonzero(~masks[row].numpy())) == set(np.argsort(-sham["sham-1:arousal"].to_numpy())[:4])
+    selective = masks[torch.from_numpy(np.flatnonzero(index.condition == "selective"))]
+    random = masks[torch.from_numpy(np.flatnonzero(index.condition == "random"))]
+    target = units.layer_counts(selective, 10)[-1]
+    assert (units.layer_counts(random, 10)[:-1] == target).all()  # each random mask has the mean layer profile
+    assert len({tuple(np.flatnonzero(~m.numpy())) for m in random}) == 6  # and they differ
+    with pytest.raises(ValueError, match="sham masks need a searchlight run"):
+        pipeline.build_masks(_fake_result(), 40, profile)
 
 
 def test_paper_cube_orders_emotions_and_seeds():
@@ -72,7 +96,7 @@ def test_smoke_run_produces_every_table(smoke):
     table = run.accuracy["dev"]
     n_masks = len(run.mask_index) + 1
     assert len(table) == 27 * n_masks
-    assert set(table.condition) == {"none", "selective", "random"}
+    assert set(table.condition) == {"none", "selective", "sham", "random"}
     pooled = run.manipulation.baselines["pooled"]
     for table in (run.manipulation.summary, run.manipulation.damage, pooled.by_attribute, pooled.correlation,
                   pooled.by_emotion):
@@ -107,7 +131,7 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
     store = run.store
     masks, index = pipeline.build_masks(run.searchlight, run.activations.shape[1], run.masking)
     calls = {"n": 0}
-    original = masked_eval.masked_predictions
+    original = masked_eval.masked_logits
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -115,7 +139,7 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated interruption")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(masked_eval, "masked_predictions", flaky)
+    monkeypatch.setattr(masked_eval, "masked_logits", flaky)
     with pytest.raises(KeyboardInterrupt):
         masked_eval.masked_accuracy("tiny-llama", store, masks, index, device="cpu", root=tmp_path, progress=False)
     partial = list((tmp_path / ".partial").glob("masked-eval-*/*.csv"))
@@ -126,7 +150,7 @@ def test_interrupted_masked_evaluation_resumes(smoke, tmp_path, monkeypatch):
         resumed_calls["n"] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(masked_eval, "masked_predictions", counting)
+    monkeypatch.setattr(masked_eval, "masked_logits", counting)
     resumed = masked_eval.masked_accuracy("tiny-llama", store, masks, index, device="cpu", root=tmp_path, progress=False)
     pd.testing.assert_frame_equal(resumed, run.accuracy["dev"])
     assert resumed_calls["n"] == len(store.index) - 2  # the finished prompts were not evaluated again

@@ -33,9 +33,10 @@ def test_after_the_run_every_stage_is_cached_and_the_work_is_the_runs(llama, tmp
     assert (tmp_path / "usage.jsonl").read_text() == usage  # planning logs nothing
     assert (p.stages["status"] == "cached").all() and p.remaining_s == 0
     rows = p.stages.set_index(["stage", "part"])
+    k = run.masking.k_values[0]
     for split, table in run.accuracy.items():  # masked passes = masks x examples of every prompt
-        assert rows.loc[("masked-eval", split), "work"] == table["n"].sum()
-    assert rows.loc[("masked-eval", "null prompts, dev"), "work"] == null.accuracy["dev"]["n"].sum()
+        assert rows.loc[("masked-eval", f"{split}, k = {k:.4g}"), "work"] == table["n"].sum()
+    assert rows.loc[("masked-eval", f"null prompts, dev, k = {k:.4g}"), "work"] == null.accuracy["dev"]["n"].sum()
     assert rows.loc[("searchlight", "trained prompts"), "work"] == (
         run.searchlight.tau.size * (1 + run.searchlight.permutation.n_permutations))
     assert rows.loc[("prompts", "training"), "measured_s"] > 0

@@ -54,36 +54,6 @@ def test_decide(p_holm, p_shift, power, expected):
     assert bool(reason) == (label == "cannot tell")
 
 
-def test_condition_test_equals_a_loop_over_the_same_relabellings():
-    rng = np.random.default_rng(4)
-    a, b = rng.normal(-0.02, 0.03, 14), rng.normal(0, 0.02, 20)
-    test = mi.condition_test(a, b, shift=-0.03, n_perm=299, seed=2, interval=False)
-    labels = mi._assignments(14, 20, 299, seed=2)
-    pooled = np.concatenate([a, b])
-    t = [stats.ttest_ind(pooled[row], pooled[~row], equal_var=False).statistic for row in labels]
-    assert test.p == pytest.approx((1 + sum(x <= t[0] + 1e-12 for x in t[1:])) / 300)
-    shifted = np.concatenate([a + 0.03, b])  # H0: difference = -0.03, H1: less negative
-    t = [stats.ttest_ind(shifted[row], shifted[~row], equal_var=False).statistic for row in labels]
-    assert test.p_shift == pytest.approx((1 + sum(x >= t[0] - 1e-12 for x in t[1:])) / 300)
-    assert test.estimate == pytest.approx(a.mean() - b.mean())
-
-
-def test_condition_interval_inverts_the_test():
-    rng = np.random.default_rng(5)
-    a, b = rng.normal(-0.03, 0.02, 14), rng.normal(0, 0.02, 50)
-    test = mi.condition_test(a, b, n_perm=999)
-    at_low = mi.condition_test(a - test.ci_low, b, n_perm=999, interval=False)
-    assert test.ci_low < test.estimate < test.ci_high
-    assert abs(at_low.p - 0.975) < 0.02 or abs((1 - at_low.p) - 0.025) < 0.02
-
-
-def test_weight_statistic_equals_scipy_pearson_and_fisher_mean():
-    rng = np.random.default_rng(6)
-    damage, w = rng.normal(size=(27, 14)), rng.random(14)
-    expected = np.tanh(np.mean([np.arctanh(stats.pearsonr(row, w).statistic) for row in damage]))
-    assert mi.mean_rho(damage, w) == pytest.approx(expected)
-
-
 # --------------------------------------------------------------------------------- calibration
 
 

@@ -36,7 +36,7 @@ from emolib.paper import manipulation, prompts
 from emolib.paper.store import PromptStore
 
 __all__ = ["null_prompts", "NullControl", "null_control", "criteria_table", "correlation_table",
-           "searchlight_findings", "masking_findings"]
+           "searchlight_findings"]
 
 logger = logging.getLogger(__name__)
 
@@ -166,20 +166,3 @@ def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict
     out["best_valence_tau"] = float(run.searchlight.best_unit("valence")["tau"])
     out["best_valence_tau_null"] = float(control.searchlight.best_unit("valence")["tau"])
     return out
-
-
-def masking_findings(run, control: NullControl, baseline: str = "pooled") -> dict[str, float | int]:
-    """Plain numbers for a masking findings box at the k nearest the paper's 4000 of 36,864: the mean
-    accuracy difference (selective - random), the mean rho with the human weights, its CI and permutation p,
-    and the null control's rho."""
-    from emolib.profiles import PAPER_UNITS
-
-    n_units = len(run.searchlight.tau)
-    correlation = run.manipulation.baselines[baseline].correlation
-    k = int(min(correlation["k"], key=lambda v: abs(v / n_units - 4000 / PAPER_UNITS)))
-    row = correlation.set_index("k").loc[k]
-    null_row = control.manipulation.baselines[baseline].correlation.set_index("k").loc[k]
-    pairs = run.manipulation.baselines[baseline].pairs
-    return {"k": k, "k_share": k / n_units, "diff": float(pairs.loc[pairs["k"] == k, "diff"].mean()),
-            "rho": float(row["mean_rho"]), "rho_low": float(row["ci_low"]), "rho_high": float(row["ci_high"]),
-            "rho_perm_p": float(row.get("perm_p", np.nan)), "rho_null": float(null_row["mean_rho"])}

@@ -28,7 +28,8 @@ from scipy import stats
 
 from emolib.paper.mask_inference import condition_test, mean_rho
 
-__all__ = ["variance_components", "mask_sd", "masks_power", "weights_power", "mean_power", "paper_at_design"]
+__all__ = ["variance_components", "mask_sd", "masks_power", "weights_design", "simulate_damage", "weights_power",
+           "mean_power", "paper_at_design"]
 
 
 def variance_components(masked: pd.DataFrame, k: int, n_examples: float) -> dict[str, float]:
@@ -80,11 +81,44 @@ def masks_power(delta: float, sd: float, n_a: int, n_b: int, alpha: float = 0.05
     return hits / n_sim
 
 
-def _damage(beta: float, z: np.ndarray, n_emotions: int, mask_sd_: float, noise_sd: float, n_sim: int,
-            rng: np.random.Generator) -> np.ndarray:
-    """Simulated ``[S, E, A]`` damage: ``beta * z_a`` + a mask effect shared by every emotion + noise."""
-    shared = mask_sd_ * rng.standard_normal((n_sim, 1, len(z)))
-    return beta * z[None, None, :] + shared + noise_sd * rng.standard_normal((n_sim, n_emotions, len(z)))
+def weights_design(rho: float, components: dict[str, float], weights, n_emotions: int = 27, n_seeds: int = 1,
+                   n_examples: float | None = None) -> dict:
+    """The simulated damage model of the weights claim at a design: ``beta`` (effect per SD of the weights) set so
+    that the statistic averages ``rho``; ``shared`` (SD of a mask's own effect, shared by all emotions) and
+    ``noise`` (per emotion: interaction and binomial, averaged over ``n_seeds``); ``z`` the standardised weights."""
+    w = np.asarray(weights, dtype=np.float64)
+    z = (w - w.mean()) / w.std()
+    binomial = components["binomial"] * (components["n_examples"] / n_examples if n_examples else 1.0)
+    noise = float(np.sqrt((components["interaction"] + binomial) / n_seeds))
+    shared = float(np.sqrt(components["mask"]))
+    design = {"z": z, "shared": shared, "noise": noise, "n_emotions": n_emotions, "beta": 0.0, "rho": rho}
+    if not np.isfinite(rho) or rho == 0:
+        return design
+    sign = -1.0 if rho < 0 else 1.0
+
+    def expected(beta: float) -> float:
+        return float(np.nanmean(mean_rho(simulate_damage({**design, "beta": beta}, 200, np.random.default_rng(1)),
+                                         z[None, :])))
+
+    lo, hi = 0.0, 0.01
+    while sign * expected(sign * hi) < abs(rho) and hi < 10:
+        hi *= 2
+    if sign * expected(sign * hi) < abs(rho):  # the noise shared by the 14 masks caps the reachable rho
+        design["beta"] = sign * hi
+        return design
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if sign * expected(sign * mid) < abs(rho) else (lo, mid)
+    design["beta"] = sign * (lo + hi) / 2
+    return design
+
+
+def simulate_damage(design: dict, n_sim: int, rng: np.random.Generator) -> np.ndarray:
+    """``[S, E, A]`` damage of :func:`weights_design`: ``beta * z_a`` + a mask effect shared by every emotion + noise."""
+    z = design["z"]
+    shared = design["shared"] * rng.standard_normal((n_sim, 1, len(z)))
+    noise = design["noise"] * rng.standard_normal((n_sim, design["n_emotions"], len(z)))
+    return design["beta"] * z[None, None, :] + shared + noise
 
 
 def weights_power(rho: float, components: dict[str, float], weights, n_emotions: int = 27, n_seeds: int = 1,
@@ -94,34 +128,17 @@ def weights_power(rho: float, components: dict[str, float], weights, n_emotions:
 
     The damage of attribute a on emotion e is ``beta * w_a`` (standardised) plus the mask's own effect
     (variance ``mask``, shared by all emotions: the 14 attributes bind) plus noise (``interaction`` and the
-    binomial, averaged over ``n_seeds``); ``beta`` is set so that the simulated statistic averages ``rho``.
+    binomial, averaged over ``n_seeds``); ``beta`` is set so that the simulated statistic averages ``rho``
+    (:func:`weights_design`).
     """
     if not np.isfinite(rho):
         return float("nan")
-    w = np.asarray(weights, dtype=np.float64)
-    z = (w - w.mean()) / w.std()
-    binomial = components["binomial"] * (components["n_examples"] / n_examples if n_examples else 1.0)
-    noise = float(np.sqrt((components["interaction"] + binomial) / n_seeds))
-    shared = float(np.sqrt(components["mask"]))
+    design = weights_design(rho, components, weights, n_emotions, n_seeds, n_examples)
     rng = np.random.default_rng(seed)
-    sign = -1.0 if rho < 0 else 1.0
-
-    def expected(beta: float) -> float:
-        return float(np.nanmean(mean_rho(_damage(beta, z, n_emotions, shared, noise, 200, np.random.default_rng(1)),
-                                         z[None, :])))
-
-    lo, hi = 0.0, 0.01
-    while sign * expected(sign * hi) < abs(rho) and hi < 10:
-        hi *= 2
-    if sign * expected(sign * hi) < abs(rho):  # the noise shared by the 14 masks caps the reachable rho
-        beta = sign * hi
-    else:
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if sign * expected(sign * mid) < abs(rho) else (lo, mid)
-        beta = sign * (lo + hi) / 2
-    damage = _damage(beta, z, n_emotions, shared, noise, n_sim, rng)  # [S, E, A]
+    z = design["z"]
+    damage = simulate_damage(design, n_sim, rng)  # [S, E, A]
     perms = np.stack([rng.permutation(len(z)) for _ in range(n_perm)])  # [P, A]
+    sign = -1.0 if rho < 0 else 1.0
     hits = 0
     for s in range(n_sim):
         observed = mean_rho(damage[s], z)

@@ -38,7 +38,8 @@ from emolib.paper.units import resolve_k
 from emolib.profiles import PAPER_UNITS
 
 __all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "POWER_TARGET", "CHANCE_FLOOR", "Evidence", "holm", "decide",
-           "claim_rows", "verdict_table", "verdict", "for_display"]
+           "claim_rows", "error_rates", "verdict_table", "verdict", "run_evidence", "findings", "other_k_sentence",
+           "for_display"]
 
 #: The claims of the verdict, in the order of the table.
 CLAIMS = {
@@ -210,6 +211,7 @@ def claim_rows(ev: Evidence, weights: pd.Series, weight_boot: np.ndarray | None 
                      "power": np.nan, "paper_at_design": np.nan,
                      "reason": "a count has no design-matched effect of the paper to rule out"})
     at_chance = inference["value"] < CHANCE_FLOOR
+    design: dict = {"alpha_row": alpha / n_claims, "n_claims": n_claims}
     for kk in ([k] if k in masked_ks else []) + [v for v in masked_ks if v != k]:
         mask = _mask_claims(ev, kk, weights, weight_boot, paper if kk == k else None, n_perm, seed)
         for claim in _MASK_CLAIMS:
@@ -228,12 +230,15 @@ def claim_rows(ev: Evidence, weights: pd.Series, weight_boot: np.ndarray | None 
                 row["paper_at_design"] = paper["rho"] if claim == "weights" else paper["delta"]
                 if with_power and claim != "weights" and np.isfinite(m.get("sd", np.nan)):
                     row["power"] = pw.masks_power(paper["delta"], m["sd"], 14, m["n_ref"], alpha / n_claims, seed=seed)
+                    design[claim] = {"delta": paper["delta"], "sd": m["sd"], "n_a": 14, "n_b": m["n_ref"],
+                                     "power": row["power"]}
                 elif with_power and claim == "weights":
                     comps = pw.variance_components(ev.masked, kk, ev.n_examples)
-                    row["power"] = pw.weights_power(paper["rho"], comps, weights.to_numpy(),
-                                                    int(ev.masked["emotion"].nunique()),
-                                                    int(ev.masked["seed"].nunique()), alpha=alpha / n_claims,
-                                                    seed=seed)
+                    n_e, n_s = int(ev.masked["emotion"].nunique()), int(ev.masked["seed"].nunique())
+                    row["power"] = pw.weights_power(paper["rho"], comps, weights.to_numpy(), n_e, n_s,
+                                                    alpha=alpha / n_claims, seed=seed)
+                    design[claim] = {"rho": paper["rho"], "components": comps, "weights": weights.to_numpy(),
+                                     "n_emotions": n_e, "n_seeds": n_s, "power": row["power"]}
             rows.append(row)
     table = pd.DataFrame(rows)
     if "reason" not in table:
@@ -262,7 +267,46 @@ def claim_rows(ev: Evidence, weights: pd.Series, weight_boot: np.ndarray | None 
     table["k"] = table["k"].astype("Int64")
     table.attrs["at_chance"] = bool(at_chance)
     table.attrs["paper_at_design"] = paper
+    table.attrs["design"] = design
+    table.attrs["chance"] = inference["chance"]
     return table.drop(columns="p_shift")
+
+
+def error_rates(table: pd.DataFrame, n_sim: int = 200, seed: int = 0) -> pd.DataFrame:
+    """How often the rule's masking verdicts err at this table's design: each masking claim simulated under no
+    effect and under the paper's effect re-measured at the design (the table's ``attrs["design"]``), judged by
+    :func:`decide` at the claim's Bonferroni level (Holm's strictest step, so the real rule errs no more).
+
+    Returns:
+        ``claim, truth`` (``"no effect"`` or ``"paper's effect"``) and the share of each verdict.
+    """
+    design = table.attrs.get("design", {})
+    m = design.get("n_claims", len(CLAIMS))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for claim in ("masks_random", "masks_sham"):
+        d = design.get(claim)
+        if d is None:
+            continue
+        for truth, delta in (("no effect", 0.0), ("paper's effect", d["delta"])):
+            labels = []
+            for s in range(n_sim):
+                t = mi.condition_test(delta + d["sd"] * rng.standard_normal(d["n_a"]),
+                                      d["sd"] * rng.standard_normal(d["n_b"]), shift=d["delta"], n_perm=199,
+                                      seed=s, interval=False)
+                labels.append(decide(min(1.0, t.p * m), min(1.0, t.p_shift * m), d["power"])[0])
+            rows.append((claim, truth, *[np.mean([v == label for v in labels]) for label in VERDICTS]))
+    d = design.get("weights")
+    if d is not None:
+        for truth, rho in (("no effect", 0.0), ("paper's effect", d["rho"])):
+            sim = pw.weights_design(rho, d["components"], d["weights"], d["n_emotions"], d["n_seeds"])
+            damage = pw.simulate_damage(sim, n_sim, rng)
+            labels = []
+            for s in range(n_sim):
+                t = mi.weight_test(damage[s], d["weights"], shift=d["rho"], n_perm=199, n_boot=200, seed=s)
+                labels.append(decide(min(1.0, t.p * m), min(1.0, t.p_shift * m), d["power"])[0])
+            rows.append(("weights", truth, *[np.mean([v == label for v in labels]) for label in VERDICTS]))
+    return pd.DataFrame(rows, columns=["claim", "truth", *VERDICTS])
 
 
 def verdict_table(mine: pd.DataFrame, released: pd.DataFrame | None = None,
@@ -331,6 +375,38 @@ def run_evidence(run, control=None) -> Evidence:
 def _majority(labels: pd.Series) -> float:
     share = float(np.mean(labels))
     return max(share, 1 - share)
+
+
+def findings(table: pd.DataFrame) -> dict[str, dict]:
+    """The verdict's main rows (the pre-specified k) as plain dicts by claim, for a chapter's glued prose;
+    ``findings(table)["inference"]["chance"]`` is the mean majority share."""
+    main = table[table["verdict"] != "descriptive"]
+    out = {row["claim"]: {k: (None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v)
+                          for k, v in row.items()} for _, row in main.iterrows()}
+    for row in out.values():  # NaN-free numbers for glue: missing values as NaN floats again
+        for key in ("value", "ci_low", "ci_high", "p", "p_holm", "power", "paper_at_design"):
+            if row.get(key) is None:
+                row[key] = float("nan")
+    if "inference" in out:
+        out["inference"]["chance"] = float(table.attrs.get("chance", np.nan))
+    return out
+
+
+def other_k_sentence(ks, k: int) -> str:
+    """What the page can say about mask sizes other than the pre-specified ``k``.
+
+    Example:
+        >>> other_k_sentence([4000], 4000)
+        'This run evaluated only the pre-specified k = 4,000, so the figures across k show one point; the paper swept nine k.'
+        >>> other_k_sentence([1500, 4000, 6000], 4000)
+        'Besides the pre-specified k = 4,000 this run evaluated k = 1,500 and 6,000; those rows are descriptive.'
+    """
+    others = [int(v) for v in ks if int(v) != int(k)]
+    if not others:
+        return (f"This run evaluated only the pre-specified k = {int(k):,}, so the figures across k show one point; "
+                "the paper swept nine k.")
+    listed = ", ".join(f"{v:,}" for v in others[:-1]) + (" and " if len(others) > 1 else "") + f"{others[-1]:,}"
+    return f"Besides the pre-specified k = {int(k):,} this run evaluated k = {listed}; those rows are descriptive."
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
