@@ -57,17 +57,22 @@ def test_sham_and_layer_matched_masks():
     result = _fake_result()
     sham = pd.DataFrame(rng.normal(size=(40, 3)), columns=["sham-0:valence", "sham-1:arousal", "sham-2:control"])
     result = rsa.SearchlightResult(result.tau, result.p, 10, sham_tau=sham)
-    profile = profiles.settings("masking", "quick", k_values=(0.1,), n_draws=6, n_sham=3, layer_matched=True)
+    profile = profiles.settings("masking", "quick", k_values=(0.1,), n_draws=28, n_sham=3, layer_matched=True,
+                                paper_random=True)
     masks, index = pipeline.build_masks(result, 40, profile)
-    assert index["condition"].value_counts().to_dict() == {"selective": 14, "random": 6, "sham": 3}
+    assert index["condition"].value_counts().to_dict() == {"selective": 14, "matched": 28, "random": 14, "sham": 3}
     shams = index[index.condition == "sham"]
     row = shams[shams.attribute == "sham-1:arousal"].index[0]
     assert set(np.flatnonzero(~masks[row].numpy())) == set(np.argsort(-sham["sham-1:arousal"].to_numpy())[:4])
-    selective = masks[torch.from_numpy(np.flatnonzero(index.condition == "selective"))]
-    random = masks[torch.from_numpy(np.flatnonzero(index.condition == "random"))]
-    target = units.layer_counts(selective, 10)[-1]
-    assert (units.layer_counts(random, 10)[:-1] == target).all()  # each random mask has the mean layer profile
-    assert len({tuple(np.flatnonzero(~m.numpy())) for m in random}) == 6  # and they differ
+    sel_index = index[index.condition == "selective"]
+    selective = masks[torch.from_numpy(sel_index.index.to_numpy())]
+    matched = index[index.condition == "matched"]
+    profiles_of = dict(zip(sel_index["attribute"], units.layer_counts(selective, 10)[:-1].tolist()))
+    counts = units.layer_counts(masks[torch.from_numpy(matched.index.to_numpy())], 10)[:-1]
+    for (_, row), profile_ in zip(matched.iterrows(), counts.tolist()):
+        assert profile_ == profiles_of[row["attribute"]]  # each control copies its attribute mask's layer profile
+    assert matched["attribute"].value_counts().eq(2).all()  # two controls per attribute
+    assert len({tuple(np.flatnonzero(~masks[i].numpy())) for i in matched.index}) == 28  # and they differ
     with pytest.raises(ValueError, match="sham masks need a searchlight run"):
         pipeline.build_masks(_fake_result(), 40, profile)
 

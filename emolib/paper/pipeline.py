@@ -184,8 +184,9 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSe
 
     Per k: the 14 attribute masks (``condition="selective"``); with ``settings.n_sham`` the top-k units of each
     label-permuted attribute RDM (``"sham"``, from ``result.sham_tau``); ``settings.n_draws`` seeded random
-    masks (``"random"``), layer-matched to that k's attribute masks with ``settings.layer_matched``; and with
-    ``settings.paper_random`` the original's one random draw per attribute label.
+    masks, each with one attribute mask's layer profile (``"matched"``) with ``settings.layer_matched``, else
+    uniform (``"random"``); and with ``settings.paper_random`` the original's one uniform random draw per
+    attribute label (``"random"``).
 
     Returns:
         ``(masks [M, n_units] bool, index)`` with ``condition, attribute, k, draw``.
@@ -202,7 +203,8 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSe
         if settings.n_draws and settings.layer_matched:
             count = units.resolve_k(k, n_units)  # seeded by k itself: adding another k leaves these masks alone
             parts.append(units.layer_matched_masks(selective[0], result.units_per_layer, settings.n_draws,
-                                                   seed=[settings.mask_seed, count]))
+                                                   seed=[settings.mask_seed, count],
+                                                   attributes=selective[1]["attribute"].tolist()))
     if settings.n_draws and not settings.layer_matched:
         parts.append(units.random_masks(n_units, settings.k_values, n_draws=settings.n_draws, seed=settings.mask_seed))
     if settings.paper_random:  # one draw per label; numbered after the seeded draws so the pooled mean counts each once

@@ -148,36 +148,44 @@ def layer_counts(masks: torch.Tensor, units_per_layer: int) -> np.ndarray:
     return np.vstack([dropped, counts])
 
 
-def layer_matched_masks(selective: torch.Tensor, units_per_layer: int, n_draws: int, seed: int | Sequence[int] = 0
-                        ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Seeded random masks of one k with the attribute masks' mean number of silenced units in each layer.
+def layer_matched_masks(selective: torch.Tensor, units_per_layer: int, n_draws: int, seed: int | Sequence[int] = 0,
+                        attributes: Sequence[str] | None = None) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Seeded random masks of one k, each with exactly one attribute mask's number of silenced units per layer.
 
-    A uniform random mask spreads its units evenly over layers; attribute masks do not, and layers differ in
-    how much silencing them costs. These controls keep the layer profile and randomise only which units.
+    Draw ``d`` copies the layer profile of attribute mask ``d mod A`` and randomises which units of each layer are
+    silenced. A uniform random mask spreads its units evenly over layers; attribute masks do not (one may put 800
+    units into a layer where another puts 60), and layers differ in how much silencing them costs, so each attribute
+    mask gets controls with its own profile (``n_draws`` a multiple of A gives each the same number).
 
     Args:
         selective: ``[A, n_units]`` the attribute masks of one k (True = keep).
         units_per_layer: units per layer (layer-major unit order).
         n_draws: number of random masks.
+        attributes: the attribute of each row of ``selective`` (default ``"0"``, ``"1"``, ...).
 
     Returns:
-        ``(masks [n_draws, n_units] bool, index)`` with ``condition="random", attribute="draw-d", k, draw``.
+        ``(masks [n_draws, n_units] bool, index)`` with ``condition="matched"``, ``attribute`` (whose profile it
+        copies), ``k``, ``draw``.
 
     Example:
-        >>> keep = torch.ones(2, 8, dtype=torch.bool); keep[0, [0, 1, 4]] = False; keep[1, [0, 2, 6]] = False
-        >>> masks, index = layer_matched_masks(keep, 4, n_draws=3)
-        >>> layer_counts(masks, 4)[:3].tolist(), index["k"].tolist()
-        ([[2, 1], [2, 1], [2, 1]], [3, 3, 3])
+        >>> keep = torch.ones(2, 8, dtype=torch.bool); keep[0, [0, 1, 4]] = False; keep[1, [0, 5, 6]] = False
+        >>> masks, index = layer_matched_masks(keep, 4, n_draws=4, attributes=["a", "b"])
+        >>> layer_counts(masks, 4)[:4].tolist(), index["attribute"].tolist()
+        ([[2, 1], [1, 2], [2, 1], [1, 2]], ['a', 'b', 'a', 'b'])
     """
-    counts = layer_counts(selective, units_per_layer)[-1]  # [layers]
+    profiles = (~selective.cpu().numpy()).reshape(selective.shape[0], -1, units_per_layer).sum(-1)  # [A, layers]
+    names = list(attributes) if attributes is not None else [str(a) for a in range(len(profiles))]
+    if len(names) != len(profiles):
+        raise ValueError(f"{len(profiles)} attribute masks but {len(names)} attribute names")
     n_units = selective.shape[1]
     rng = np.random.default_rng(seed)
     masks, rows = [], []
     for d in range(n_draws):
+        counts = profiles[d % len(profiles)]
         keep = np.ones(n_units, dtype=bool)
         for layer, count in enumerate(counts):
             keep[layer * units_per_layer + rng.choice(units_per_layer, size=int(count), replace=False)] = False
         masks.append(keep)
-        rows.append(("random", f"draw-{d}", int(counts.sum()), d))
+        rows.append(("matched", names[d % len(profiles)], int(counts.sum()), d))
     index = pd.DataFrame(rows, columns=["condition", "attribute", "k", "draw"])
     return torch.from_numpy(np.stack(masks)), index

@@ -150,7 +150,8 @@ def _mask_claims(ev: Evidence, k: int, weights: pd.Series, weight_boot: np.ndarr
     table = mi.mask_table(ev.masked, k)
     attr = table[table["condition"] == "selective"]["accuracy"].to_numpy()
     shift = paper["delta"] if paper else None
-    for claim, condition in (("masks_random", "random"), ("masks_sham", "sham")):
+    matched = "matched" if (table["condition"] == "matched").any() else "random"
+    for claim, condition in (("masks_random", matched), ("masks_sham", "sham")):
         ref = table[table["condition"] == condition]["accuracy"].to_numpy()
         if len(attr) < 2 or len(ref) < 2:
             out[claim] = {"value": np.nan, "p": np.nan, "n_ref": len(ref)}

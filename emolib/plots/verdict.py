@@ -20,7 +20,7 @@ import pandas as pd
 __all__ = ["mask_means", "error_rates"]
 
 _CONDITIONS = {"selective": ("attribute masks", "#00798c"), "sham": ("sham-attribute masks", "#8d96a3"),
-               "random": ("layer-matched random masks", "#edae49")}
+               "matched": ("layer-matched random masks", "#edae49"), "random": ("uniform random masks", "#d1495b")}
 _VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "cannot tell": "#b0b0b0"}
 
 

@@ -253,24 +253,29 @@ class SearchlightResult:
 
 
 def sham_targets(attribute_rdms: pd.DataFrame, n_sham: int, seed: int = 1) -> pd.DataFrame:
-    """``n_sham`` label-permuted attribute RDMs: sham ``j`` is attribute ``j mod A`` with its emotions relabelled by
-    the ``j``-th permutation of :func:`~emolib.rsa.permutation.emotion_permutations` (``seed``). Same distances,
-    same ties, no attribute meaning.
+    """``n_sham`` label-permuted attribute RDMs, in sets: sham ``j`` is attribute ``j mod A`` with its emotions
+    relabelled by permutation ``j // A`` of :func:`~emolib.rsa.permutation.emotion_permutations` (``seed``). One
+    relabelling serves a whole set of A shams, so a set keeps the attribute RDMs' correlations with each other
+    (and hence how much their top-k units overlap): the same distances, ties and structure, no attribute meaning.
 
     Example:
         >>> rdms = pd.DataFrame({"a": np.arange(10.0), "b": np.arange(10.0)[::-1]})  # 5 items
         >>> shams = sham_targets(rdms, 3)
         >>> list(shams.columns), sorted(shams["sham-0:a"]) == sorted(rdms["a"])
-        (['sham-0:a', 'sham-1:b', 'sham-2:a'], True)
+        (['sham-0:a', 'sham-0:b', 'sham-1:a'], True)
+        >>> bool(np.corrcoef(shams["sham-0:a"], shams["sham-0:b"])[0, 1] < -0.99)  # the set keeps a and b's relation
+        True
     """
     from emolib.rsa.permutation import _n_items, emotion_permutations, pair_permutation
 
     if isinstance(n_sham, bool) or not isinstance(n_sham, (int, np.integer)) or n_sham < 1:
         raise ValueError(f"n_sham must be an integer >= 1, got {n_sham!r}")
-    perms = pair_permutation(emotion_permutations(_n_items(len(attribute_rdms)), int(n_sham), seed))  # [S, pairs]
     values = attribute_rdms.to_numpy(np.float64)
-    columns = [f"sham-{j}:{attribute_rdms.columns[j % values.shape[1]]}" for j in range(n_sham)]
-    return pd.DataFrame(np.column_stack([values[perms[j], j % values.shape[1]] for j in range(n_sham)]),
+    n_attr = values.shape[1]
+    n_sets = -(-int(n_sham) // n_attr)
+    perms = pair_permutation(emotion_permutations(_n_items(len(attribute_rdms)), n_sets, seed))  # [sets, pairs]
+    columns = [f"sham-{j // n_attr}:{attribute_rdms.columns[j % n_attr]}" for j in range(n_sham)]
+    return pd.DataFrame(np.column_stack([values[perms[j // n_attr], j % n_attr] for j in range(n_sham)]),
                         columns=columns)
 
 
