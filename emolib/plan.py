@@ -202,21 +202,24 @@ def stage_work(emotions, seeds, prompt_settings: profiles.PromptSettings, maskin
 
 #: sizes tried when searching the smallest design that reaches power 0.8
 _SEARCH = {"seeds": (1, 2, 3, 4, 6, 8, 12), "dev examples": (20, 40, 80, 100, 200, 400, 800),
-           "random masks": (5, 10, 20, 50, 100, 200), "sham masks": (7, 14, 28, 56, 112)}
+           "random masks": (5, 10, 14, 20, 50, 100, 200)}
 
 
 def plan_power(profile: str = "standard", alpha: float = 0.05, n_claims: int = 6, n_sim: int = 200,
                components: dict | None = None, **overrides) -> pd.DataFrame:
-    """The power of each masking claim at ``profile``'s design against the paper's effect re-measured at that
-    design (:func:`emolib.paper.power.paper_at_design`), and the smallest seeds, dev examples and control masks
-    that reach 0.8 with the other sizes held (or "not reachable" with the largest power found).
+    """The power of the masking claims that can be ruled out (attribute against random masks, and the human weights)
+    at ``profile``'s design against the paper's effect re-measured at that design
+    (:func:`emolib.paper.power.paper_at_design`), and the smallest seeds, dev examples and uniform random masks that
+    reach 0.8 with the other sizes held (or "not reachable" with the largest power found).
 
     ``components``: the variance components (:func:`emolib.paper.power.variance_components`); default released
-    RoBERTa's at k = 4,000 (the run's own are unknown before it runs; its verdict reports power from them).
-    Tests run at alpha / ``n_claims`` (Holm's strictest step).
+    RoBERTa's at k = 4,000 (the run's own are unknown before it runs; its verdict reports power from them). The
+    attribute masks count as released RoBERTa's effective number (their overlap). Tests run at alpha / ``n_claims``
+    (Holm's strictest step). The sham claim has no effect of the paper to rule out, so no power.
     """
-    from emolib import human, released
+    from emolib import human, released, reproduce
     from emolib.paper import power as pw
+    from emolib.paper.mask_inference import mask_table
     from emolib.paper.units import resolve_k
 
     masking = profiles.settings("masking", profile, **overrides)
@@ -224,34 +227,39 @@ def plan_power(profile: str = "standard", alpha: float = 0.05, n_claims: int = 6
     masked, unmasked = released.masking_frames()
     k = resolve_k(masking.verdict_k, profiles.PAPER_UNITS)
     rel_k = int(min(masked["k"].unique(), key=lambda v: abs(v - k)))
+    evidence = reproduce.released_evidence(permutations=0)
     if components is None:
-        components = pw.variance_components(masked, rel_k, 500.0)
+        components = pw.variance_components(masked, rel_k, evidence.n_examples)
         assumption = "variance components of released RoBERTa"
     else:
         assumption = "variance components given"
+    n_eff = evidence.effective.get("selective", 14.0)
+    table = mask_table(masked, rel_k)
+    spread = {c: float(table[table["condition"] == c]["accuracy"].var(ddof=1)) for c in ("selective", "random")}
+    attribute_extra = max(0.0, spread["selective"] - spread["random"])  # attribute masks vary beyond random ones
     weights = human.attribute_weights(n_boot=200).set_index("attribute")["tau"]
     design = {"seeds": len(masking.seeds or prompt_settings.seeds),
               "dev examples": masking.dev_size or prompt_settings.dev_size or 100,
-              "random masks": masking.n_draws or 14, "sham masks": masking.n_sham}
+              "random masks": 14 if masking.paper_random else (masking.n_draws or 14)}
     level = alpha / n_claims
+    shared = pw.variance_components(masked, rel_k, evidence.n_examples)["shared"]
 
     def power_of(claim: str, sizes: dict) -> float:
         paper = pw.paper_at_design(masked, unmasked, weights, rel_k, sizes["seeds"], sizes["dev examples"],
-                                   max(sizes["random masks"], 1), n_rep=60)
+                                   max(sizes["random masks"], 1), n_rep=60, shared=shared,
+                                   source_examples=evidence.n_examples)
+        sd = pw.mask_sd(components, 27 * sizes["seeds"], sizes["dev examples"])
         if claim == "weights":
             return pw.weights_power(paper["rho"], components, weights.to_numpy(), 27, sizes["seeds"],
-                                    sizes["dev examples"], level, n_sim=n_sim // 2, n_perm=199)
-        n_ref = sizes["random masks"] if claim == "masks_random" else sizes["sham masks"]
-        if n_ref < 2:
-            return float("nan")
-        sd = pw.mask_sd(components, 27 * sizes["seeds"], sizes["dev examples"])
-        return pw.masks_power(paper["delta"], sd, 14, n_ref, level, n_sim=n_sim, n_perm=199)
+                                    sizes["dev examples"], level, n_sim=n_sim // 2, n_perm=199,
+                                    shared=components["mask"] + attribute_extra)
+        return pw.masks_power(paper["delta"], float(np.sqrt(sd**2 + attribute_extra)), sd, n_eff,
+                              sizes["random masks"], level, n_sim=n_sim * 5)
 
     rows = []
-    for claim in ("masks_random", "masks_sham", "weights"):
-        current = power_of(claim, design)
-        row = {"claim": claim, "power": current}
-        for axis in ("seeds", "dev examples", "random masks" if claim != "masks_sham" else "sham masks"):
+    for claim in ("masks_random", "weights"):
+        row = {"claim": claim, "power": power_of(claim, design)}
+        for axis in ("seeds", "dev examples", "random masks"):
             best, found = (np.nan, None), None
             for value in _SEARCH[axis]:
                 value_power = power_of(claim, {**design, axis: value})
@@ -263,9 +271,9 @@ def plan_power(profile: str = "standard", alpha: float = 0.05, n_claims: int = 6
             row[f"smallest {axis}"] = (f"{found:,}" if found is not None else
                                        f"not reachable (max {best[0]:.2f} at {best[1]:,})" if best[1] else "-")
         rows.append(row)
-    table = pd.DataFrame(rows)
-    table.attrs["assumption"] = assumption
-    return table
+    out = pd.DataFrame(rows)
+    out.attrs["assumption"] = assumption
+    return out
 
 
 def _walk(bb: Backbone, profile: str, emotions, seeds, root, overrides: dict) -> tuple[list, object | None]:

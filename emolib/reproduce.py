@@ -124,22 +124,27 @@ def released_manipulation(human_tau: pd.Series, n_perm: int = 0, seed: int = 0):
 
 
 def released_evidence(permutations: int = 1000):
-    """Released RoBERTa as :class:`emolib.paper.verdict.Evidence`: its prompts' dev accuracy, the majority share of
-    each paper task, the searchlight with ``permutations`` label permutations (from its artifact), its masks."""
+    """Released RoBERTa as :class:`emolib.paper.claims.Evidence`: its prompts' dev accuracy (the only accuracy
+    released; the prompts were selected on it), the majority share of each paper task, the searchlight with
+    ``permutations`` label permutations (from its artifact), its masks, and the attribute masks' effective number
+    at k = 4,000 (their top-k units rebuilt from the searchlight's ranks)."""
     from emolib.data import paper_task
-    from emolib.paper.verdict import Evidence
+    from emolib.paper import mask_inference, units
+    from emolib.paper.claims import Evidence, majority_share
 
     masked, unmasked = released.masking_frames()
     tasks = {(e, int(s)): paper_task(e, int(s), "dev")["label"] for e, s in unmasked[["emotion", "seed"]].itertuples(index=False)}
-    chance = pd.DataFrame([(e, s, max(y.mean(), 1 - y.mean())) for (e, s), y in tasks.items()],
-                          columns=["emotion", "seed", "chance"])
+    chance = pd.DataFrame([(e, s, majority_share(y)) for (e, s), y in tasks.items()], columns=["emotion", "seed", "chance"])
     n_examples = float(np.mean([len(y) for y in tasks.values()]))
-    return Evidence(unmasked, chance, released_searchlight(permutations=permutations), masked, n_examples, 36_864)
+    searchlight = released_searchlight(permutations=permutations)
+    masks, _ = units.top_k_masks(searchlight.rank, [4000])
+    effective = {"selective": mask_inference.effective_size(~masks.numpy(), 36_864)}
+    return Evidence(unmasked, chance, searchlight, masked, n_examples, 36_864, effective, "dev")
 
 
 def released_design_inputs(evidence=None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """``(masked, unmasked, excess)`` of released RoBERTa for :func:`emolib.paper.verdict.claim_rows`: the masks
-    behind the paper's effects at another design, and its dev accuracy above the majority share (emotions' mean)."""
+    """``(masked, unmasked, excess)`` of released RoBERTa for :func:`emolib.paper.claims.claim_rows`: the masks
+    behind the paper's effects at another design, and its accuracy above the majority share (emotions' mean)."""
     ev = evidence if evidence is not None else released_evidence()
     above = ev.accuracy.merge(ev.chance, on=["emotion", "seed"])
     excess = float((above["accuracy"] - above["chance"]).groupby(above["emotion"]).mean().mean())
@@ -148,14 +153,21 @@ def released_design_inputs(evidence=None) -> tuple[pd.DataFrame, pd.DataFrame, f
 
 def released_verdict(permutations: int = 1000, n_perm: int = 4999, n_boot: int = 2000, alpha: float = 0.05
                      ) -> pd.DataFrame:
-    """Released RoBERTa judged by the verdict's own rule (:func:`emolib.paper.verdict.claim_rows`) at its own
-    design, the paper's effects taken from itself."""
-    from emolib.paper.verdict import claim_rows
+    """Released RoBERTa judged by the verdict's own rule (:func:`emolib.paper.verdict.judge`) at its own design, the
+    paper's effects taken from itself (its masks are released as accuracies, so no further resampling)."""
+    from emolib.paper.claims import claim_rows
+    from emolib.paper.mask_inference import mean_rho, per_emotion_damage, mask_table
+    from emolib.paper.verdict import judge
 
     ev = released_evidence(permutations)
     weights = human.attribute_weights(n_boot=200).set_index("attribute")["tau"]
     boot = human.weight_bootstrap(n_boot=n_boot).to_numpy()
-    return claim_rows(ev, weights, boot, released_design_inputs(ev), alpha=alpha, n_perm=n_perm)
+    table = mask_table(ev.masked, 4000)
+    paper = {"delta": float(table[table["condition"] == "selective"]["accuracy"].mean()
+                            - table[table["condition"] == "random"]["accuracy"].mean()),
+             "rho": float(mean_rho(per_emotion_damage(ev.masked, 4000, list(weights.index)), weights.to_numpy()))}
+    rows = claim_rows(ev, weights, boot, released_design_inputs(ev), alpha=alpha, n_perm=n_perm, paper=paper)
+    return judge(rows, alpha)
 
 
 # ----------------------------------------------------------------------------------- writers

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-__all__ = ["ConditionTest", "WeightTest", "mask_table", "condition_test", "per_emotion_damage", "mean_rho",
-           "weight_test"]
+__all__ = ["ConditionTest", "WeightTest", "mask_table", "condition_test", "matched_test", "effective_size",
+           "welch_test", "per_emotion_damage", "mean_rho", "weight_test"]
 
 
 def _check_n(n: int, name: str, minimum: int = 1) -> int:
@@ -172,12 +173,148 @@ def condition_test(a, b, shift: float | None = None, n_perm: int = 4999, seed: i
     return ConditionTest(estimate, p, p_shift, low, high, len(a), len(b), float(a.std(ddof=1)), float(b.std(ddof=1)))
 
 
+def matched_test(attr, controls, shift: float | None = None, n_perm: int = 4999, seed: int = 0,
+                 level: float = 0.95, interval: bool = True) -> ConditionTest:
+    """Attribute masks against their own layer-matched controls: a stratified permutation test, masks as units.
+
+    Stratum ``a`` holds attribute mask ``a`` and the random masks that copy its layer profile. Under the null each
+    attribute mask is one more draw of its stratum (its units chosen at random within its layers), so which mask of
+    a stratum is the attribute mask is exchangeable, independently across strata. The statistic is the mean over
+    attributes of (attribute mask - mean of its controls); the permutation picks the "attribute" mask of every
+    stratum at random. The estimand is these attribute masks (fixed), against random masks of their own profiles.
+
+    Args:
+        attr: ``[A]`` mask-level values (accuracy averaged over prompts) of the attribute masks.
+        controls: per attribute, the values of its matched controls (at least one each).
+        shift: an effect to test against on the other side (``p_shift``); usually None here (see the verdict).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> profile = rng.normal(0.65, 0.05, 14)  # what each layer profile costs
+        >>> controls = [p + 0.01 * rng.standard_normal(4) for p in profile]
+        >>> test = matched_test(profile - 0.02 + 0.01 * rng.standard_normal(14), controls, n_perm=999)
+        >>> round(test.estimate, 3), test.p < 0.01
+        (-0.02, True)
+    """
+    x = np.asarray(attr, dtype=np.float64)
+    groups = [np.asarray(c, dtype=np.float64) for c in controls]
+    if x.ndim != 1 or len(groups) != len(x) or len(x) < 2 or any(len(g) < 1 for g in groups):
+        raise ValueError(f"matched_test needs one value per attribute (at least 2) and at least one control each "
+                         f"(got {x.shape} and {[len(g) for g in groups]})")
+    rng = np.random.default_rng(seed)
+    n_perm = _check_n(n_perm, "n_perm")
+    sizes = np.array([len(g) for g in groups])  # [A] controls per stratum
+    width = int(sizes.max()) + 1
+    pool = np.full((len(x), width), np.nan)  # [A, 1 + D]: column 0 the attribute mask
+    for a, g in enumerate(groups):
+        pool[a, 1: 1 + len(g)] = g
+    picks = np.floor(rng.random((n_perm, len(x))) * (sizes + 1)).astype(int)  # [P, A]
+
+    def statistics(values: np.ndarray) -> np.ndarray:  # [A, 1 + D] -> [1 + P]: observed, then permutations
+        total = np.nansum(values, axis=1)  # [A]
+        chosen = np.vstack([values[:, 0], np.take_along_axis(values, picks.T, axis=1).T])  # [1 + P, A]
+        return np.mean(chosen * (1 + 1 / sizes) - total / sizes, axis=1)
+
+    def p_less(delta: float) -> float:
+        values = pool.copy()
+        values[:, 0] = x - delta
+        t = statistics(values)
+        return float((1 + np.sum(t[1:] <= t[0] + 1e-12)) / (1 + n_perm))
+
+    def p_greater(delta: float) -> float:
+        values = pool.copy()
+        values[:, 0] = x - delta
+        t = statistics(values)
+        return float((1 + np.sum(t[1:] >= t[0] - 1e-12)) / (1 + n_perm))
+
+    diffs = x - np.array([g.mean() for g in groups])
+    estimate = float(diffs.mean())
+    p = p_less(0.0)
+    p_shift = p_greater(shift) if shift is not None and np.isfinite(shift) else np.nan
+    scale = float(np.sqrt(diffs.var(ddof=1) / len(diffs))) or 1e-9
+    tail = (1 - level) / 2
+
+    def bound(sign: int) -> float:
+        lo, hi = (estimate - 20 * scale, estimate) if sign < 0 else (estimate, estimate + 20 * scale)
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            inside = (p_greater(mid) if sign < 0 else p_less(mid)) > tail
+            if sign < 0:
+                lo, hi = (lo, mid) if inside else (mid, hi)
+            else:
+                lo, hi = (mid, hi) if inside else (lo, mid)
+        return float((lo + hi) / 2)
+
+    low, high = (bound(-1), bound(+1)) if interval else (np.nan, np.nan)
+    controls_all = np.concatenate(groups)
+    return ConditionTest(estimate, p, p_shift, low, high, len(x), len(controls_all), float(x.std(ddof=1)),
+                         float(controls_all.std(ddof=1)))
+
+
+def effective_size(dropped: np.ndarray, n_units: int) -> float:
+    """How many independent masks a set of masks is worth, from how much their units overlap beyond chance.
+
+    If silencing a unit costs roughly the same whichever mask drops it, two masks sharing a share f of their units
+    have effects correlated by about the excess overlap ``(f - k/N) / (1 - k/N)`` (random masks of k of N units
+    share k/N by chance). With mean excess overlap r over pairs, n masks are worth ``n / (1 + (n - 1) r)``.
+
+    Args:
+        dropped: ``[M, n_units]`` bool, True where a mask silences a unit (all masks of one size k).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> independent = np.zeros((14, 1000), bool)
+        >>> for row in independent: row[rng.choice(1000, 100, replace=False)] = True
+        >>> round(effective_size(independent, 1000), 1), effective_size(np.tile(independent[:1], (14, 1)), 1000)
+        (14.0, 1.0)
+    """
+    d = np.asarray(dropped, dtype=np.float64)
+    m = len(d)
+    if m < 2:
+        return float(m)
+    k = d.sum(1).mean()
+    chance = k / n_units
+    share = (d @ d.T) / k  # [M, M] overlap shares
+    excess = (share[~np.eye(m, dtype=bool)] - chance) / (1 - chance)
+    r = float(np.clip(excess.mean(), 0.0, 1.0))
+    return float(m / (1 + (m - 1) * r))
+
+
+def welch_test(a, b, n_a: float | None = None, n_b: float | None = None, shift: float | None = None,
+               level: float = 0.95) -> ConditionTest:
+    """Welch's t test of ``mean(a) - mean(b)`` over masks whose effects may be correlated within a group: each
+    group's variance of the mean uses its effective number of masks (:func:`effective_size`) instead of its count.
+    p is one-sided (a lower); ``p_shift`` one-sided against ``shift`` (a reliably less damaging than that); the
+    interval is the t interval of the same model.
+
+    Example:
+        >>> t = welch_test([0.60, 0.62, 0.61, 0.63], [0.66, 0.67, 0.65, 0.68], n_a=2.0, shift=-0.1)
+        >>> round(t.estimate, 3), t.p < 0.05, t.p_shift < 0.05
+        (-0.05, True, True)
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"welch_test needs at least 2 masks per group (got {len(a)} and {len(b)})")
+    na, nb = (n_a or len(a)), (n_b or len(b))
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    se = float(np.sqrt(va + vb)) or 1e-12
+    df = float((va + vb) ** 2 / (va**2 / max(na - 1, 1e-9) + vb**2 / max(nb - 1, 1e-9))) if va + vb > 0 else 1.0
+    estimate = float(a.mean() - b.mean())
+    p = float(stats.t.cdf(estimate / se, df))
+    p_shift = float(stats.t.sf((estimate - shift) / se, df)) if shift is not None and np.isfinite(shift) else np.nan
+    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    return ConditionTest(estimate, p, p_shift, estimate - half, estimate + half, len(a), len(b),
+                         float(a.std(ddof=1)), float(b.std(ddof=1)))
+
+
 def per_emotion_damage(masked: pd.DataFrame, k: int, attributes) -> np.ndarray:
     """``[emotions, attributes]``: per emotion (averaged over its seeds), accuracy under each attribute's mask minus
-    the mean accuracy under the random masks of the same k (the paper's pooled baseline)."""
+    the mean accuracy under the random masks of the same k (the paper's pooled baseline; layer-matched masks where
+    no uniform ones were evaluated). The baseline is one number per emotion, so it does not move Pearson's r."""
     table = masked[masked["k"] == k]
     selective = table[table["condition"] == "selective"]
-    random = table[table["condition"] == "random"].groupby(["emotion", "seed"])["accuracy"].mean().rename("random")
+    control = "random" if (table["condition"] == "random").any() else "matched"
+    random = table[table["condition"] == control].groupby(["emotion", "seed"])["accuracy"].mean().rename("random")
     diff = selective.join(random, on=["emotion", "seed"])
     diff = diff.assign(diff=diff["accuracy"] - diff["random"])
     wide = diff.groupby(["emotion", "attribute"])["diff"].mean().unstack("attribute").reindex(columns=list(attributes))

@@ -41,7 +41,7 @@ from emolib.paper.store import PromptStore
 from emolib.profiles import MaskingSettings
 from emolib.versions import version
 
-__all__ = ["activation_inputs", "MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
+__all__ = ["masked_settings", "activation_inputs", "MIN_EMOTIONS", "emotion_order", "subset_rdms", "activation_cube", "run_activations", "run_searchlight", "build_masks", "run_masking", "PaperRun",
            "run_paper", "load_searchlight", "save_searchlight"]
 
 logger = logging.getLogger(__name__)
@@ -217,6 +217,15 @@ def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSe
     return masks[torch.from_numpy(order)], index.loc[order].reset_index(drop=True)
 
 
+def masked_settings(store: PromptStore, settings: MaskingSettings) -> profiles.PromptSettings:
+    """The prompt settings the masked evaluation uses: the store's, with ``settings.dev_size`` examples per task."""
+    prompt_settings = prompts.store_settings(store)
+    if settings.dev_size is not None:
+        prompt_settings = profiles.settings("prompts", prompt_settings, dev_size=settings.dev_size,
+                                            test_size=settings.dev_size)
+    return prompt_settings
+
+
 def run_masking(backbone: Backbone, store: PromptStore, masks: torch.Tensor, index: pd.DataFrame,
                 settings: MaskingSettings, scorer, root: str | Path | None = None,
                 progress: bool = True) -> dict[str, pd.DataFrame]:
@@ -226,10 +235,7 @@ def run_masking(backbone: Backbone, store: PromptStore, masks: torch.Tensor, ind
     ``settings.dev_size`` (if set) is the number of task examples per prompt under the masks. The frames'
     ``attrs["artifacts"]`` list the masked-evaluation folders (per-example results: :func:`load_examples`).
     """
-    prompt_settings = prompts.store_settings(store)
-    if settings.dev_size is not None:
-        prompt_settings = profiles.settings("prompts", prompt_settings, dev_size=settings.dev_size,
-                                            test_size=settings.dev_size)
+    prompt_settings = masked_settings(store, settings)
     chosen = store.select(settings.seeds)
     out = {}
     for split in settings.splits:
