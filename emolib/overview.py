@@ -118,8 +118,10 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
 
     if "inference" in rows:
         r = rows["inference"]
-        cells["inference"] = (f"**{r['verdict']}**: mean dev accuracy {r['value']:.3f} ({r['ci_low']:.3f} to "
-                              f"{r['ci_high']:.3f}; {_p(r['p_holm'])}); null prompts {r['null_control']:.3f}")
+        measure = r["measure"] if isinstance(r.get("measure"), str) else "mean accuracy"
+        null = f"; null prompts {r['null_control']:.3f}" if pd.notna(r.get("null_control")) else ""
+        cells["inference"] = (f"**{r['verdict']}**: {measure} {r['value']:.3f} ({r['ci_low']:.3f} to "
+                              f"{r['ci_high']:.3f}; {_p(r['p_holm'])}){null}")
     parts = []
     if "units_fwer" in rows:
         r = rows["units_fwer"]

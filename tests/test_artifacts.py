@@ -107,7 +107,9 @@ def test_stage_time_counts_the_work_before_the_write(tmp_path):
 
 
 def test_usage_table_has_one_row_per_stage_artifact_and_status_with_the_longest_time(tmp_path):
-    first = artifacts.artifact("prompts", {"x": 1}, root=tmp_path)
+    from emolib.versions import version
+
+    first = artifacts.artifact("prompts", {"x": 1, "version": version("prompts")}, root=tmp_path)
     with first.writing():
         pass
     first.mark_used()

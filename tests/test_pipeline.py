@@ -22,7 +22,7 @@ def test_run_paper_rejects_bad_settings_before_training():
     with pytest.raises(ValueError, match="unknown split 'val'; valid choices: dev, test"):
         pipeline.run_paper("tiny-llama", "smoke", splits=["dev", "val"])
     with pytest.raises(ValueError, match="random controls"):
-        pipeline.run_paper("tiny-llama", "smoke", n_draws=0)
+        pipeline.run_paper("tiny-llama", "smoke", n_draws=0, paper_random=False)
     with pytest.raises(ValueError, match="repeated seed"):
         pipeline.run_paper("tiny-llama", "smoke", seeds=[1, 1])
 
@@ -101,12 +101,12 @@ def test_smoke_run_produces_every_table(smoke):
     table = run.accuracy["dev"]
     n_masks = len(run.mask_index) + 1
     assert len(table) == 27 * n_masks
-    assert set(table.condition) == {"none", "selective", "sham", "random"}
+    assert set(table.condition) == {"none", "selective", "sham", "matched", "random"}
     pooled = run.manipulation.baselines["pooled"]
     for table in (run.manipulation.summary, run.manipulation.damage, pooled.by_attribute, pooled.correlation,
                   pooled.by_emotion):
         assert len(table)
-    assert run.baselines == ("pooled",) and list(run.manipulation.baselines) == ["pooled"]
+    assert run.baselines == ("paper", "pooled") and list(run.manipulation.baselines) == ["paper", "pooled"]
     assert run.cube().shape == (27, 1, run.activations.shape[1])
     assert set(run.timings()["stage"]) >= {"prompts", "activations", "searchlight", "masked evaluation"}
 

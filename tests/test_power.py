@@ -23,16 +23,33 @@ def _masked(rng, n_prompts=60, n_masks=40, mask_sd=0.04, interaction_sd=0.03, n=
 def test_variance_components_recover_a_simulated_design():
     comps = pw.variance_components(_masked(np.random.default_rng(0)), 10, 200)
     assert comps["mask"] == pytest.approx(0.04**2, rel=0.35)
-    assert comps["interaction"] == pytest.approx(0.03**2, rel=0.2)
+    expected_residual = 0.03**2 + np.mean(0.7 * 0.3) / 200  # interaction plus independent example noise
+    assert comps["residual"] == pytest.approx(expected_residual, rel=0.2)
     assert comps["n_prompts"] == 60 and comps["n_masks"] == 40
+    assert comps["shared"] == 0.0  # the simulated examples are drawn anew for every mask
 
 
-def test_masks_power_matches_the_normal_approximation():
+def test_shared_example_noise_is_measured():
+    """Every mask of a prompt scored on the same examples: most of the binomial noise is then a prompt effect."""
+    rng = np.random.default_rng(1)
+    difficulty = rng.random((60, 200))  # [prompts, examples]
+    masks = rng.normal(0, 0.02, 40)
+    correct = difficulty[:, None, :] < (0.7 + masks)[None, :, None] + rng.normal(0, 0.05, (60, 40, 200))
+    acc = correct.mean(-1)
+    rows = [(f"e{i}", 1, "random", f"draw-{j}", 10, j, acc[i, j]) for i in range(60) for j in range(40)]
+    masked = pd.DataFrame(rows, columns=["emotion", "seed", "condition", "attribute", "k", "draw", "accuracy"])
+    comps = pw.variance_components(masked, 10, 200)
+    assert comps["residual"] < comps["binomial"] and comps["shared"] > 0.3
+
+
+def test_masks_power_matches_the_noncentral_t():
+    """Welch's test with equal SDs and many masks: power close to the noncentral t of the pooled test."""
     delta, sd, n_a, n_b, alpha = -0.03, 0.03, 14, 50, 0.05
     se = sd * np.sqrt(1 / n_a + 1 / n_b)
-    approx = stats.norm.cdf(-delta / se - stats.norm.ppf(1 - alpha))
-    assert pw.masks_power(delta, sd, n_a, n_b, alpha, n_sim=400, n_perm=199) == pytest.approx(approx, abs=0.08)
-    assert pw.masks_power(0.0, sd, n_a, n_b, alpha, n_sim=400, n_perm=199) <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / 400)
+    df = n_a + n_b - 2
+    expected = stats.nct.cdf(stats.t.ppf(alpha, df), df, delta / se)
+    assert pw.masks_power(delta, sd, sd, n_a, n_b, alpha, n_sim=2000) == pytest.approx(expected, abs=0.04)
+    assert pw.masks_power(0.0, sd, sd, n_a, n_b, alpha, n_sim=2000) <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / 2000)
 
 
 def test_mean_power_equals_statsmodels():
@@ -43,7 +60,7 @@ def test_mean_power_equals_statsmodels():
 
 
 def test_weights_design_calibrates_the_expected_rho():
-    comps = {"mask": 0.0, "interaction": 0.0009, "binomial": 0.0, "n_examples": 40.0}
+    comps = {"mask": 0.0, "residual": 0.0009, "n_examples": 40.0}
     design = pw.weights_design(-0.4, comps, np.linspace(0.1, 0.5, 14), n_emotions=27)
     from emolib.paper.mask_inference import mean_rho
 
