@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "beats_control", "rho_sentence", "format_p",
+__all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
            "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence"]
 
@@ -39,36 +39,6 @@ def above_chance(low: float, chance: float) -> str:
         return "The interval lies above chance: the prompts perform the task."
     return ("The interval reaches down to chance: the prompts hardly perform the task, and what silencing units "
             "does to them cannot be read.")
-
-
-def beats_control(trained: int, null: int, what: str) -> str:
-    """Whether a count beats the null control's, as a sentence.
-
-    Example:
-        >>> beats_control(120, 3, "units pass the permutation FWER")
-        'More units pass the permutation FWER for the trained prompts than by chance (120 against 3).'
-        >>> beats_control(2, 3, "units pass the permutation FWER")
-        'No more units pass the permutation FWER for the trained prompts than by chance (2 against 3).'
-    """
-    if trained > null:
-        return f"More {what} for the trained prompts than by chance ({trained:,} against {null:,})."
-    return f"No more {what} for the trained prompts than by chance ({trained:,} against {null:,})."
-
-
-def rho_sentence(rho: float, low: float, high: float, p: float, null: float, alpha: float = 0.05) -> str:
-    """The human-weight correlation read against zero, its permutation p and the null control, as a sentence.
-
-    Example:
-        >>> rho_sentence(-0.4, -0.6, -0.2, 0.001, 0.0)
-        'The damage follows the human weights, beyond what the null prompts show.'
-    """
-    if high < 0 and p < alpha and rho < null:
-        return "The damage follows the human weights, beyond what the null prompts show."
-    if high < 0 and p < alpha:
-        return "The correlation is negative, but the null prompts show as much: it is not the prompts' emotion knowledge."
-    if low > 0:
-        return "The correlation is positive: the damage runs against the paper's claim."
-    return "The interval includes zero: this backbone cannot tell whether the damage follows the human weights."
 
 
 def format_p(p: float, floor: float = 1e-4) -> str:

@@ -148,19 +148,22 @@ def correlation_table(run, control: NullControl, baseline: str = "pooled") -> pd
 
 
 def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict[str, float | int]:
-    """Plain numbers for a searchlight's findings box: units under the paper's q and the FWER, trained beside
-    the null control, and the best valence unit's tau."""
+    """Plain numbers for a searchlight's findings box: units under the paper's q with the permutation p of that
+    count, units at the family-wise level over all units and attributes with the global max-tau p, the null
+    prompts' values beside them, and the best valence unit's tau."""
     table = criteria_table(run, control, alpha)
     out: dict[str, float | int] = {
         "paper_trained": int(table.loc["any attribute", ("paper", "trained")]),
         "paper_null": int(table.loc["any attribute", ("paper", "null")]),
         "n_units": int(len(run.searchlight.tau)),
     }
-    if ("fwer", "trained") in table.columns:
-        out |= {"fwer_trained": int(table.loc["any attribute", ("fwer", "trained")]),
-                "fwer_null": int(table.loc["any attribute", ("fwer", "null")]),
-                "selective_trained": int(table.loc["selective", ("fwer", "trained")]),
-                "selective_null": int(table.loc["selective", ("fwer", "null")]),
+    null_perm, control_perm = run.searchlight.permutation, control.searchlight.permutation
+    if null_perm is not None:
+        out |= {"fwer_trained": int((null_perm.fwer_p_all < alpha).any(axis=1).sum()),
+                "fwer_null": int((control_perm.fwer_p_all < alpha).any(axis=1).sum()) if control_perm else 0,
+                "count_p": float(null_perm.count_p), "global_p": float(null_perm.global_p),
+                "count_p_null": float(control_perm.count_p) if control_perm else float("nan"),
+                "global_p_null": float(control_perm.global_p) if control_perm else float("nan"),
                 "valence_fwer": int(table.loc["valence", ("fwer", "trained")]),
                 "valence_fwer_null": int(table.loc["valence", ("fwer", "null")])}
     out["best_valence_tau"] = float(run.searchlight.best_unit("valence")["tau"])
