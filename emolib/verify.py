@@ -184,7 +184,7 @@ def _activations(folder: Path, meta: dict, ctx: _Context, rng, sample: int) -> l
 
 
 def _searchlight_checks(name: str, result, rdms: np.ndarray, targets: pd.DataFrame, rng, sample: int,
-                        sham_seed: int = 1, n_perm: int = 2) -> list[Check]:
+                        sham_seed: int = 1, n_perm: int = 1) -> list[Check]:
     from emolib import rsa
     from emolib.rsa.permutation import permutation_searchlight
 
