@@ -67,4 +67,22 @@ def test_counts_without_a_permutation_null_say_so():
                          pd.DataFrame({"emotion": ["joy"], "seed": [1], "chance": [0.5]}), result, None, 40.0, 8)
     rows = claims.claim_rows(ev, pd.Series(np.linspace(0, 1, 14)))
     counts = rows.set_index("claim").loc[["units_paper", "units_fwer"]]
-    assert counts["reason"].eq("no permutation null was run").all() and counts["p"].isna().all()
+    assert counts["reason_if_not_held"].eq("no permutation null was run").all() and counts["p"].isna().all()
+
+
+def test_a_count_beyond_its_permutation_null_holds():
+    """The count rows can hold (their reason only explains a "cannot tell")."""
+    from emolib import rsa
+    from emolib.paper.verdict import judge
+
+    acts = np.random.default_rng(1).random((27, 2, 40))
+    acts[:, :, :5] += 2 * np.linspace(0, 1, 27)[:, None, None]
+    rdms = rsa.unit_rdms(acts)
+    target = rsa.unit_rdms(np.linspace(0, 1, 27)[:, None, None])[:, 0]
+    result = rsa.searchlight(rdms, pd.DataFrame({"a": target}), 20, permutations=99)
+    ev = claims.Evidence(pd.DataFrame({"emotion": ["joy", "fear"], "seed": [1, 1], "accuracy": [0.7, 0.8]}),
+                         pd.DataFrame({"emotion": ["joy", "fear"], "seed": [1, 1], "chance": [0.5, 0.5]}), result,
+                         None, 40.0, 40)
+    table = judge(claims.claim_rows(ev, pd.Series(np.linspace(0, 1, 14)))).set_index("claim")
+    assert table.loc["units_fwer", "p_holm"] < 0.05 and table.loc["units_fwer", "verdict"] == "holds"
+    assert table.loc["units_fwer", "reason"] == ""

@@ -332,6 +332,8 @@ def test_verdict_of_a_smoke_run_has_every_claim_and_the_columns():
     assert set(main["verdict"]) <= set(verdict.VERDICTS)
     assert not ((main["verdict"] == "does not hold") & ~(main["power"] >= verdict.POWER_TARGET)).any()
     assert not ((main["verdict"] == "holds") & ~(main["p_holm"] < ALPHA)).any()
+    near_chance = main["reason"].str.startswith("the prompts are near chance")
+    assert not ((main["p_holm"] < ALPHA) & (main["verdict"] != "holds") & ~near_chance).any()
     mean = run.frames("dev")[1]["accuracy"].mean()
     assert table.set_index("claim").loc["inference", "value"] == pytest.approx(mean)
     if mean < verdict.CHANCE_FLOOR:

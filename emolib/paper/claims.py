@@ -117,7 +117,7 @@ def _counts(ev: Evidence, alpha: float) -> list[dict]:
     fwer = {"claim": "units_fwer", "measure": "units (family-wise over units and attributes)",
             "value": int((null.fwer_p_all < alpha).any(axis=1).sum()) if null is not None else np.nan,
             "p": null.global_p if null is not None else np.nan}
-    return [{**row, "k": np.nan, "reason": reason} for row in (paper, fwer)]
+    return [{**row, "k": np.nan, "reason_if_not_held": reason} for row in (paper, fwer)]
 
 
 def _mask_rows(ev: Evidence, k: int, weights: pd.Series, weight_boot, paper: dict | None, alpha_row: float,
