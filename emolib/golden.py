@@ -89,10 +89,12 @@ def _searchlight() -> dict[str, list]:
     targets = human.attribute_rdms(human.DOWNSTREAM_SOURCE)
     result = rsa.searchlight(rsa.unit_rdms(_cube()), targets, 24, permutations=20, seed=0, n_sham=3)
     null = result.permutation
+    reliability = rsa.unit_reliability(_cube())
     return {"tau_fp32": np.nan_to_num(result.tau.to_numpy()).flatten().tolist(),
             "null_max_fp32": null.null_max.flatten().tolist(), "n_exceed_exact": null.n_exceed.flatten().tolist(),
             "null_count_exact": null.null_count.tolist() + [null.obs_count],
-            "sham_tau_fp32": result.sham_tau.to_numpy().flatten().tolist()}
+            "sham_tau_fp32": result.sham_tau.to_numpy().flatten().tolist(),
+            "reliability_fp32": reliability["reliability"].tolist()}
 
 
 def _searchlight_released() -> dict[str, list]:
@@ -103,8 +105,10 @@ def _searchlight_released() -> dict[str, list]:
     values = rcompat.parse_float32_as_r(acts.values[:, :, :64])  # the released pipeline on 64 units
     rdms = rsa.unit_rdms(values, emulate_r=True)
     result = rsa.searchlight(rdms, released.attribute_distances(), 32, permutations=10, seed=0)
+    reliability = rsa.unit_reliability(values, n_splits=10)
     return {"tau_fp32": np.nan_to_num(result.tau.to_numpy()).flatten().tolist(),
-            "null_count_exact": result.permutation.null_count.tolist() + [result.permutation.obs_count]}
+            "null_count_exact": result.permutation.null_count.tolist() + [result.permutation.obs_count],
+            "reliability_fp32": reliability["reliability"].tolist()}
 
 
 def _masked_eval() -> dict[str, list]:

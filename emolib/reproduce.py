@@ -106,6 +106,9 @@ def released_searchlight(
         rdms = rsa.unit_rdms(values, valid=valid, emulate_r=emulate_r)  # [351, 36864]
         result = rsa.searchlight(rdms, targets, acts.units_per_layer, device=str(resolve_device(device)),
                                  permutations=permutations, seed=seed)
+        import dataclasses
+
+        result = dataclasses.replace(result, reliability=rsa.unit_reliability(values, n_splits=10))
     except BaseException:
         art.release()
         raise

@@ -184,7 +184,8 @@ def _activations(folder: Path, meta: dict, ctx: _Context, rng, sample: int) -> l
 
 
 def _searchlight_checks(name: str, result, rdms: np.ndarray, targets: pd.DataFrame, rng, sample: int,
-                        sham_seed: int = 1, n_perm: int = 1) -> list[Check]:
+                        sham_seed: int = 1, n_perm: int = 1, cube: np.ndarray | None = None,
+                        n_splits: int = 20) -> list[Check]:
     from emolib import rsa
     from emolib.rsa.permutation import permutation_searchlight
 
@@ -196,6 +197,10 @@ def _searchlight_checks(name: str, result, rdms: np.ndarray, targets: pd.DataFra
         sham, _ = rsa.kendall_tau_b(rdms[:, units], shams.to_numpy())
         checks.append(_compare(name, f"sham tau of {len(units)} units", sham, result.sham_tau.to_numpy()[units],
                                TOLERANCES["tau"]))
+    if result.reliability is not None and cube is not None:
+        again = rsa.unit_reliability(cube[:, :, units], n_splits=n_splits)
+        checks.append(_compare(name, f"reliability of {len(units)} units", again["reliability"],
+                               result.reliability["reliability"].to_numpy()[units], TOLERANCES["tau"]))
     null = result.permutation
     if null is not None and null.n_permutations >= n_perm:
         again = permutation_searchlight(rdms, targets, n_perm, null.seed, device="cpu")
@@ -228,7 +233,7 @@ def _searchlight(folder: Path, meta: dict, ctx: _Context, rng, sample: int) -> l
 
     targets = subset_rdms(human.attribute_rdms(human.DOWNSTREAM_SOURCE), order or PAPER_ORDER)
     return _searchlight_checks(folder.name, result, rsa.unit_rdms(cube), targets, rng, sample,
-                               int(inputs.get("sham_seed", 1)))
+                               int(inputs.get("sham_seed", 1)), cube=cube)
 
 
 def _searchlight_released(folder: Path, meta: dict, ctx: _Context, rng, sample: int) -> list[Check]:
@@ -243,7 +248,8 @@ def _searchlight_released(folder: Path, meta: dict, ctx: _Context, rng, sample: 
         np.asarray(acts.values.astype(str), dtype=np.float64)
     valid = rsa.prompt_mask(PAPER_ORDER, PAPER_SEEDS, [tuple(x) for x in inputs["exclude"]])
     rdms = rsa.unit_rdms(values, valid=valid, emulate_r=inputs["emulate_r"])
-    return _searchlight_checks(folder.name, result, rdms, released.attribute_distances(), rng, sample)
+    return _searchlight_checks(folder.name, result, rdms, released.attribute_distances(), rng, sample, cube=values,
+                               n_splits=10)
 
 
 def _masked_eval(folder: Path, meta: dict, ctx: _Context, rng, sample: int) -> list[Check]:

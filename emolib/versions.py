@@ -24,12 +24,13 @@ __all__ = ["STAGE_VERSIONS", "RECOMPUTE_COMMANDS", "version", "stale_message"]
 #: the rows beside it; a prompt trained in a grid equals the prompt trained alone) and per-prompt updates;
 #: masked-eval also stores its masks and each example's correctness. searchlight 2, searchlight-released 2: the
 #: permutation null also counts the paper's criterion per permutation (a p for the unit count); sham taus.
+#: searchlight 3, searchlight-released 3: each unit's seed-to-seed reliability stored with the result.
 STAGE_VERSIONS: dict[str, int] = {
     "prompts": 2,
     "activations": 2,
-    "searchlight": 2,
+    "searchlight": 3,
     "masked-eval": 2,
-    "searchlight-released": 2,
+    "searchlight-released": 3,
     "representations": 1,
     "emotion_vectors": 1,
 }

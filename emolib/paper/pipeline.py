@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -175,6 +176,8 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
     with art.writing(n_units=cube.shape[-1]) as folder:
         result = rsa.searchlight(rsa.unit_rdms(cube), targets, units_per_layer, permutations=permutations, seed=seed,
                                  n_sham=n_sham, sham_seed=seed + 1)
+        if cube.shape[1] >= 2:  # how well each unit's RDM replicates across the seeds it is averaged over
+            result = dataclasses.replace(result, reliability=rsa.unit_reliability(cube))
         save_searchlight(result, folder)
     return result
 

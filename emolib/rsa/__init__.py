@@ -18,6 +18,7 @@ from emolib.rsa.permutation import (
     permutation_searchlight,
 )
 from emolib.rsa.rankcorr import kendall_tau_a, kendall_tau_b, spearman_rho, tie_statistics
+from emolib.rsa.reliability import cv_unit_rdms, spearman_brown, tau_ceiling, unit_reliability
 from emolib.rsa.rdms import (
     COMPARE_METHODS,
     METRICS,
@@ -36,4 +37,5 @@ __all__ = [
     "compare_rdms", "model_rdms", "prompt_influence", "prompt_mask", "prompt_statistics", "unit_rdms", "whole_model_rsa",
     "CORRECTIONS", "SearchlightResult", "compare_searchlights", "searchlight", "sham_targets", "PermutationResult",
     "emotion_permutations", "false_positive_rates", "pair_permutation", "permutation_searchlight",
+    "unit_reliability", "spearman_brown", "tau_ceiling", "cv_unit_rdms",
 ]  # fmt: skip

@@ -56,6 +56,8 @@ class SearchlightResult:
     #: ``[units, shams]`` tau-b against label-permuted attribute RDMs (:func:`sham_targets`): the selection
     #: procedure without attribute meaning, whose top-k units make the sham masks
     sham_tau: pd.DataFrame | None = None
+    #: per unit, how well its RDM replicates across seeds (:func:`emolib.rsa.reliability.unit_reliability`)
+    reliability: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -138,7 +140,7 @@ class SearchlightResult:
         """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
         alpha = self.alpha if alpha is None else alpha
         return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction, self.permutation,
-                                 self.sham_tau)
+                                 self.sham_tau, self.reliability)
 
     def criteria(self, alpha: float | None = None) -> pd.DataFrame:
         """Significant units per attribute under each available correction (columns ``paper``, ``bh``, and
@@ -185,6 +187,18 @@ class SearchlightResult:
         """Significant units per layer (rows) and attribute (columns)."""
         return self.significant.groupby(self.layer).sum().rename_axis("layer")
 
+    @property
+    def ceiling_fraction(self) -> pd.DataFrame:
+        """tau as a share of the largest tau each unit's reliability allows (:func:`~emolib.rsa.reliability.tau_ceiling`);
+        NaN for units without a positive reliability (or without a measured one)."""
+        from emolib.rsa.reliability import tau_ceiling
+
+        if self.reliability is None:
+            return self._frame(np.full(self.tau.shape, np.nan))
+        ceiling = tau_ceiling(self.reliability["reliability"].to_numpy())[:, None]  # [U, 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._frame(self.tau.to_numpy() / ceiling)
+
     def best_unit(self, attribute: str) -> dict[str, float | int]:
         """The unit ranked first for ``attribute``: ``unit``, ``layer`` and ``within`` (0-based), ``tau``.
 
@@ -221,6 +235,11 @@ class SearchlightResult:
         if self.sham_tau is not None:
             arrays["sham_tau"] = self.sham_tau.to_numpy()
             settings["sham_columns"] = list(self.sham_tau.columns)
+        if self.reliability is not None:
+            arrays |= {"r_pair": self.reliability["r_pair"].to_numpy(),
+                       "reliability": self.reliability["reliability"].to_numpy()}
+            settings |= {"reliability_method": str(self.reliability["method"].iloc[0]),
+                         "reliability_seeds": int(self.reliability["n_seeds"].iloc[0])}
         return arrays, settings
 
     @classmethod
@@ -242,6 +261,12 @@ class SearchlightResult:
         if "sham_columns" in settings:
             sham = pd.DataFrame(np.asarray(arrays["sham_tau"]), columns=pd.Index(settings.pop("sham_columns"),
                                                                                  name="sham")).rename_axis("unit")
+        reliability = None
+        if "reliability_method" in settings:
+            reliability = pd.DataFrame({"r_pair": np.asarray(arrays["r_pair"]),
+                                        "reliability": np.asarray(arrays["reliability"]),
+                                        "method": settings.pop("reliability_method"),
+                                        "n_seeds": int(settings.pop("reliability_seeds"))}).rename_axis("unit")
         permutation = None
         if "n_permutations" in settings:
             n_perm, seed = int(settings.pop("n_permutations")), settings.pop("seed")
@@ -249,7 +274,7 @@ class SearchlightResult:
                       "count_alpha": settings.pop("count_alpha", 0.01)}
             permutation = from_counts(tau, arrays["n_exceed"], arrays["null_max"], n_perm, seed, tuple(columns),
                                       **counts)
-        return cls(frame(tau), frame(p), permutation=permutation, sham_tau=sham, **settings)
+        return cls(frame(tau), frame(p), permutation=permutation, sham_tau=sham, reliability=reliability, **settings)
 
 
 def sham_targets(attribute_rdms: pd.DataFrame, n_sham: int, seed: int = 1) -> pd.DataFrame:
