@@ -90,7 +90,12 @@ def _searchlight() -> dict[str, list]:
     result = rsa.searchlight(rsa.unit_rdms(_cube()), targets, 24, permutations=20, seed=0, n_sham=3)
     null = result.permutation
     reliability = rsa.unit_reliability(_cube())
-    return {"tau_fp32": np.nan_to_num(result.tau.to_numpy()).flatten().tolist(),
+    from emolib.emotions import PAPER_ORDER
+    from emolib.paper.pipeline import cooccurrence_global_test
+
+    partial = cooccurrence_global_test(rsa.unit_rdms(_cube()), targets, PAPER_ORDER, 20, 0)
+    return {"partial_fp32": [partial["max_r"], partial["p"], partial["n_units"]],
+            "tau_fp32": np.nan_to_num(result.tau.to_numpy()).flatten().tolist(),
             "null_max_fp32": null.null_max.flatten().tolist(), "n_exceed_exact": null.n_exceed.flatten().tolist(),
             "null_count_exact": null.null_count.tolist() + [null.obs_count],
             "sham_tau_fp32": result.sham_tau.to_numpy().flatten().tolist(),

@@ -109,6 +109,11 @@ def released_searchlight(
         import dataclasses
 
         result = dataclasses.replace(result, reliability=rsa.unit_reliability(values, n_splits=10))
+        if permutations:
+            from emolib.paper.pipeline import cooccurrence_global_test
+
+            result = dataclasses.replace(result, partial=cooccurrence_global_test(rdms, targets, PAPER_ORDER,
+                                                                                  permutations, seed))
     except BaseException:
         art.release()
         raise

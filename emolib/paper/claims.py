@@ -117,7 +117,12 @@ def _counts(ev: Evidence, alpha: float) -> list[dict]:
     fwer = {"claim": "units_fwer", "measure": "units (family-wise over units and attributes)",
             "value": int((null.fwer_p_all < alpha).any(axis=1).sum()) if null is not None else np.nan,
             "p": null.global_p if null is not None else np.nan}
-    return [{**row, "k": np.nan, "reason_if_not_held": reason} for row in (paper, fwer)]
+    partial = getattr(result, "partial", None)
+    survives = "n/a"
+    if partial is not None:
+        survives = f"{'yes' if partial['p'] < alpha else 'no'} (max partial r {partial['max_r']:.3f}, p = {partial['p']:.3f})"
+    return [{**row, "k": np.nan, "reason_if_not_held": reason, "survives_cooccurrence": survives}
+            for row in (paper, fwer)]
 
 
 def _mask_rows(ev: Evidence, k: int, weights: pd.Series, weight_boot, paper: dict | None, alpha_row: float,
@@ -249,6 +254,8 @@ def claim_rows(ev: Evidence, weights: pd.Series, weight_boot: np.ndarray | None 
             table.loc[main_k & (table["claim"] == claim), "power"] = value
     for column in ("reason", "reason_if_not_held"):
         table[column] = table[column].fillna("") if column in table else ""
+    table["survives_cooccurrence"] = (table["survives_cooccurrence"].fillna("n/a") if "survives_cooccurrence" in table
+                                      else "n/a")
     table["descriptive"] = table["k"].notna() & (table["k"] != k)
     table["k"] = table["k"].astype("Int64")
     table.attrs.update({"design": design, "paper_at_design": paper, "chance": inference["chance"],

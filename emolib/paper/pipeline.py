@@ -178,8 +178,23 @@ def run_searchlight(activations: np.ndarray, index: pd.DataFrame, units_per_laye
                                  n_sham=n_sham, sham_seed=seed + 1)
         if cube.shape[1] >= 2:  # how well each unit's RDM replicates across the seeds it is averaged over
             result = dataclasses.replace(result, reliability=rsa.unit_reliability(cube))
+        if permutations:  # the global test beyond what the task data's label co-occurrence explains
+            result = dataclasses.replace(result, partial=cooccurrence_global_test(rsa.unit_rdms(cube), targets, order,
+                                                                                  permutations, seed))
         save_searchlight(result, folder)
     return result
+
+
+def cooccurrence_global_test(rdms: np.ndarray, targets: pd.DataFrame, order: Sequence[str], permutations: int,
+                             seed: int = 0) -> dict:
+    """The searchlight's global test with the GoEmotions label co-occurrence RDM (-PMI, train split) partialled out
+    (:func:`emolib.rsa.partial.partial_global_test`): does any unit track an attribute beyond it?"""
+    from emolib.paper.confounds import cooccurrence_rdms
+    from emolib.rsa.partial import partial_global_test
+
+    control = cooccurrence_rdms("train", order)["-PMI"]
+    return {"control": "label co-occurrence (-PMI, train)",
+            **partial_global_test(rdms, targets.to_numpy(np.float64), control, permutations, seed)}
 
 
 def build_masks(result: rsa.SearchlightResult, n_units: int, settings: MaskingSettings) -> tuple[torch.Tensor, pd.DataFrame]:

@@ -48,7 +48,7 @@ CLAIMS = {
 }
 VERDICTS = ("holds", "does not hold", "cannot tell")
 COLUMNS = ["claim", "k", "measure", "released_roberta", "released_verdict", "value", "ci_low", "ci_high", "p",
-           "p_holm", "power", "paper_at_design", "null_control", "test", "verdict", "reason"]
+           "p_holm", "power", "paper_at_design", "null_control", "test", "verdict", "reason", "survives_cooccurrence"]
 #: The power a design needs before its verdict may say "does not hold".
 POWER_TARGET = 0.8
 _MASK_CLAIMS = ("masks_random", "masks_sham", "weights")

@@ -58,6 +58,9 @@ class SearchlightResult:
     sham_tau: pd.DataFrame | None = None
     #: per unit, how well its RDM replicates across seeds (:func:`emolib.rsa.reliability.unit_reliability`)
     reliability: pd.DataFrame | None = None
+    #: the global test with a control RDM partialled out (:func:`emolib.rsa.partial.partial_global_test`):
+    #: ``control`` (its name), ``max_r``, ``p``, ``n_units``
+    partial: dict | None = None
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -140,7 +143,7 @@ class SearchlightResult:
         """The same result judged with another correction (``"paper"`` or ``"bh"``) or alpha."""
         alpha = self.alpha if alpha is None else alpha
         return SearchlightResult(self.tau, self.p, self.units_per_layer, alpha, correction, self.permutation,
-                                 self.sham_tau, self.reliability)
+                                 self.sham_tau, self.reliability, self.partial)
 
     def criteria(self, alpha: float | None = None) -> pd.DataFrame:
         """Significant units per attribute under each available correction (columns ``paper``, ``bh``, and
@@ -240,6 +243,8 @@ class SearchlightResult:
                        "reliability": self.reliability["reliability"].to_numpy()}
             settings |= {"reliability_method": str(self.reliability["method"].iloc[0]),
                          "reliability_seeds": int(self.reliability["n_seeds"].iloc[0])}
+        if self.partial is not None:
+            settings["partial"] = dict(self.partial)
         return arrays, settings
 
     @classmethod
@@ -261,6 +266,7 @@ class SearchlightResult:
         if "sham_columns" in settings:
             sham = pd.DataFrame(np.asarray(arrays["sham_tau"]), columns=pd.Index(settings.pop("sham_columns"),
                                                                                  name="sham")).rename_axis("unit")
+        partial = settings.pop("partial", None)
         reliability = None
         if "reliability_method" in settings:
             reliability = pd.DataFrame({"r_pair": np.asarray(arrays["r_pair"]),
@@ -274,7 +280,8 @@ class SearchlightResult:
                       "count_alpha": settings.pop("count_alpha", 0.01)}
             permutation = from_counts(tau, arrays["n_exceed"], arrays["null_max"], n_perm, seed, tuple(columns),
                                       **counts)
-        return cls(frame(tau), frame(p), permutation=permutation, sham_tau=sham, reliability=reliability, **settings)
+        return cls(frame(tau), frame(p), permutation=permutation, sham_tau=sham, reliability=reliability,
+                   partial=partial, **settings)
 
 
 def sham_targets(attribute_rdms: pd.DataFrame, n_sham: int, seed: int = 1) -> pd.DataFrame:
