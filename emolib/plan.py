@@ -67,6 +67,7 @@ class Plan:
     model_memory_gb: float
     notes: list[str] = field(default_factory=list)
     power: pd.DataFrame | None = None
+    reliability: str = ""
 
     @property
     def remaining_s(self) -> float:
@@ -91,6 +92,8 @@ class Plan:
         if self.power is not None:
             lines += ["", "power of each claim against the paper's effect as this design measures it "
                       f"({self.power.attrs.get('assumption', '')}):", self.power.to_string(index=False)]
+        if self.reliability:
+            lines += ["", self.reliability]
         return "\n".join(lines)
 
 
@@ -338,4 +341,25 @@ def plan_paper(backbone: Backbone | str = "smollm2-135m", profile: str = "quick"
         stages["estimate_s"] = np.nan
     model_gb = sum(p.numel() * p.element_size() for p in bb.model.parameters()) / 2**30
     table = plan_power(profile, **overrides) if power else None
-    return Plan(bb.name, profile, stages[COLUMNS], rates, model_gb, notes, table)
+    reliability = plan_reliability(len(chosen_seeds), run_root=root, backbone=bb, profile=profile) if power else ""
+    return Plan(bb.name, profile, stages[COLUMNS], rates, model_gb, notes, table, reliability)
+
+
+def plan_reliability(n_seeds: int, run_root=None, backbone=None, profile: str = "standard") -> str:
+    """How reliable the unit RDMs of a run with ``n_seeds`` seeds would be, and the seeds for 0.5 and 0.8, from the
+    seed-to-seed agreement of released RoBERTa's units (the run's own is known once its searchlight exists)."""
+    from emolib import reproduce
+    from emolib.paper.geometry import seeds_needed
+    from emolib.rsa.reliability import spearman_brown
+
+    try:
+        released = reproduce.released_searchlight(permutations=1000)
+    except (ValueError, OSError):
+        return ""
+    if released.reliability is None:
+        return ""
+    r = float(released.reliability["r_pair"].median())
+    needed = {t: seeds_needed(r, t) for t in (0.5, 0.8)}
+    return (f"unit-RDM reliability (assuming released RoBERTa's seed-to-seed agreement, median {r:.3f}): the mean of "
+            f"{n_seeds} seed(s) would reach {float(spearman_brown(r, n_seeds)):.2f}; 0.5 needs {needed[0.5]} seeds, "
+            f"0.8 needs {needed[0.8]}")

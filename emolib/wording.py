@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
-           "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence"]
+           "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence",
+           "reliability_sentence"]
 
 #: Mean dev accuracy below which a backbone's prompts count as close to chance.
 CHANCE_THRESHOLD = 0.6
@@ -214,3 +215,19 @@ def verdict_sentence(row) -> str:
     if row.get("reason"):
         text += f": {row['reason']}"
     return text + "."
+
+
+def reliability_sentence(facts) -> str:
+    """What the unit RDMs' reliability allows (:func:`emolib.paper.geometry.reliability_findings`), as a sentence.
+
+    Example:
+        >>> reliability_sentence({"reliability": 0.03, "n_seeds": 3, "seeds_5": "19", "seeds_8": "76"})
+        'With a median reliability of 0.030 for the mean of its 3 seeds, this run cannot rank units by their geometry: the ranks are mostly noise. A reliability of 0.5 would need 19 seeds, 0.8 would need 76.'
+    """
+    rel = facts.get("reliability", float("nan"))
+    if rel != rel:  # NaN: one seed
+        return "With one seed per emotion, how well unit RDMs replicate cannot be measured."
+    verdict = ("this run cannot rank units by their geometry: the ranks are mostly noise" if rel < 0.5
+               else "the units' ranks are reliable enough to read")
+    return (f"With a median reliability of {rel:.3f} for the mean of its {facts['n_seeds']} seeds, {verdict}. "
+            f"A reliability of 0.5 would need {facts['seeds_5']} seeds, 0.8 would need {facts['seeds_8']}.")

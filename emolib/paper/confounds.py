@@ -26,7 +26,8 @@ import pandas as pd
 from emolib.data import goemotions_frame
 from emolib.emotions import EMOTIONS, PAPER_ORDER, pair_indices
 
-__all__ = ["label_matrix", "cooccurrence_rdms", "lexical_rdm", "embedding_rdm", "multi_label_share"]
+__all__ = ["label_matrix", "cooccurrence_rdms", "lexical_rdm", "embedding_rdm", "multi_label_share", "baseline_rdms",
+           "baseline_table"]
 
 
 def label_matrix(split: str = "train", order: Sequence[str] = PAPER_ORDER) -> np.ndarray:
@@ -105,3 +106,32 @@ def embedding_rdm(backbone, split: str = "train", order: Sequence[str] = PAPER_O
     distance = 1 - unit @ unit.T
     i, j = pair_indices(len(order))
     return pd.Series(distance[i, j], name=f"input embeddings ({backbone.name})")
+
+
+def baseline_rdms(backbone=None, split: str = "train") -> pd.DataFrame:
+    """Every model-free baseline as a column ``[351 pairs]`` (paper order): ``-PMI``, ``1 - Jaccard``, ``TF-IDF`` and,
+    with a ``backbone``, its input embeddings."""
+    out = cooccurrence_rdms(split)
+    out["TF-IDF"] = lexical_rdm(split).to_numpy()
+    if backbone is not None:
+        emb = embedding_rdm(backbone, split)
+        out[emb.name] = emb.to_numpy()
+    return out
+
+
+def baseline_table(baselines: pd.DataFrame, human_rdms: pd.DataFrame, ceiling=None) -> pd.DataFrame:
+    """Each baseline against each human RDM (Kendall tau-b): ``baseline, target, tau, ceiling_low, ceiling_high``; the
+    ceiling (a :class:`~emolib.human.NoiseCeiling` of the similarity judgments) on the ``similarity`` rows only.
+
+    Example:
+        >>> table = baseline_table(cooccurrence_rdms(), pd.DataFrame({"similarity": cooccurrence_rdms()["-PMI"]}))
+        >>> round(float(table.set_index("baseline").loc["-PMI", "tau"]), 6)
+        1.0
+    """
+    from emolib.rsa import compare_rdms
+
+    table = compare_rdms(baselines, human_rdms).rename(columns={"rdm": "baseline", "r": "tau"})
+    similarity = table["target"] == "similarity"
+    table["ceiling_low"] = np.where(similarity, getattr(ceiling, "lower", np.nan), np.nan)
+    table["ceiling_high"] = np.where(similarity, getattr(ceiling, "upper", np.nan), np.nan)
+    return table[["baseline", "target", "tau", "ceiling_low", "ceiling_high"]]

@@ -27,7 +27,8 @@ from emolib.rsa.searchlight import SearchlightResult
 
 __all__ = [
     "top_rank_order", "top_rank_map_figure", "significant_per_layer_figure", "significant_tau_figure",
-    "unit_rdm_figure", "whole_model_figure", "prompt_outliers_figure", "robustness_figure",
+    "unit_rdm_figure", "whole_model_figure", "prompt_outliers_figure", "robustness_figure", "reliability_figure",
+    "baselines_figure",
 ]  # fmt: skip
 
 _GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
@@ -241,4 +242,48 @@ def false_positive_figure(rates: pd.DataFrame) -> plt.Figure:
         ax.set_title(f"random RDMs of {dim}-D points")
     axes[0, 0].set_ylabel("false-positive rate")
     axes[0, 0].legend(frameon=False, fontsize=8)
+    return fig
+
+
+def reliability_figure(frame: pd.DataFrame) -> plt.Figure:
+    """How well unit RDMs replicate across seeds, one curve per source: the share of units (y) whose seed-to-seed
+    Spearman agreement is at most x (left) and the reliability of the mean over the seeds averaged (right).
+
+    Args:
+        frame: :func:`emolib.paper.geometry.reliability_frame` (``source, r_pair, reliability``).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(6.6, 2.8), sharey=True)
+    for source, part in frame.groupby("source", sort=False):
+        for ax, column in zip(axes, ("r_pair", "reliability")):
+            values = np.sort(part[column].dropna().to_numpy())
+            ax.plot(values, np.arange(1, len(values) + 1) / len(values), label=source, lw=1.4)
+    for ax, title in zip(axes, ("two seeds agree (Spearman)", "reliability of the seed mean")):
+        ax.axvline(0, color="#999999", lw=0.6)
+        ax.set_xlabel(title)
+        ax.set_xlim(-0.3, 1.0)
+    axes[0].set_ylabel("share of units")
+    axes[1].legend(fontsize=7, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def baselines_figure(table: pd.DataFrame, highlight: str = "similarity") -> plt.Figure:
+    """Model-free baselines and model RDMs against the human similarity RDM on one scale, with its noise ceiling.
+
+    Args:
+        table: ``what, tau`` rows (baselines and model results) and ``ceiling_low, ceiling_high`` on any row.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(table) + 1.0))
+    y = np.arange(len(table))
+    ax.barh(y, table["tau"], color=["#8d96a3" if kind == "baseline" else "#00798c" for kind in table["kind"]])
+    low, high = table["ceiling_low"].dropna(), table["ceiling_high"].dropna()
+    if len(low) and len(high):
+        ax.axvspan(float(low.iloc[0]), float(high.iloc[0]), color="black", alpha=0.12, lw=0,
+                   label=f"noise ceiling of {highlight}")
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_yticks(y, table["what"], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#999999", lw=0.6)
+    ax.set_xlabel(f"Kendall τ-b with the human {highlight} RDM")
+    fig.tight_layout()
     return fig
