@@ -203,13 +203,28 @@ def _searchlight(out: Path, profile: str = "quick", permutations: int = 0, seed:
     With ``permutations`` > 0 also ``neuron_p_perm.csv`` (the permutation p, 36,864 x 14),
     ``neuron_significance.csv`` (``unit, attribute, tau, paper_q, perm_p, perm_fdr_q, fwer_p``) and
     ``searchlight_criteria.csv`` (significant units per attribute under each correction).
+
+    Always ``unit_reliability.csv`` (``unit, r_pair, reliability, method, n_seeds``), ``confound_rdms.csv`` (the
+    model-free baselines against every human RDM: ``baseline, target, tau, ceiling_low, ceiling_high``) and
+    ``controlled_whole_model.csv`` (the whole model's RDM without and with the label co-occurrence partialled out).
     """
+    from emolib.emotions import PAPER_ORDER
+    from emolib.paper import confounds, geometry
+
     result = released_searchlight(permutations=permutations, seed=seed, device=device)
     tables = {"neuron_tau.csv": result.tau, "neuron_p.csv": result.p, "neuron_ranks.csv": result.rank,
               "searchlight_summary.csv": result.summary()}
     if permutations:
         tables |= {"neuron_p_perm.csv": result.perm_p, "neuron_significance.csv": result.significance_table(),
                    "searchlight_criteria.csv": result.criteria().reset_index()}
+    if result.reliability is not None:
+        tables["unit_reliability.csv"] = result.reliability.reset_index().rename(columns={"index": "unit"})
+    baselines = confounds.baseline_rdms()
+    targets = released.human_rdms()
+    tables["confound_rdms.csv"] = confounds.baseline_table(baselines, targets, human.similarity_ceiling("kendall"))
+    acts = released.activations(order=PAPER_ORDER)
+    tables["controlled_whole_model.csv"] = geometry.controlled_whole_model(acts.values, acts.units_per_layer, targets,
+                                                                           baselines["-PMI"])
     return [atomic_write_csv(frame, out / name, index=False) for name, frame in tables.items()]
 
 
@@ -266,6 +281,18 @@ def _backbone(out: Path, backbone: str = "smollm2-135m", profile: str = "quick",
     table = verdict(run, null, released_verdict(), human.weight_bootstrap(n_boot=2000).to_numpy(),
                     released_design_inputs())
     files.append(atomic_write_csv(table, out / "verdict.csv"))
+    from emolib.paper import confounds, geometry
+    from emolib.paper.pipeline import subset_rdms
+
+    if run.searchlight.reliability is not None:
+        files.append(atomic_write_csv(run.searchlight.reliability.reset_index().rename(columns={"index": "unit"}),
+                                      out / "unit_reliability.csv"))
+    baselines = subset_rdms(confounds.baseline_rdms(run.loaded), run.emotions)
+    files.append(atomic_write_csv(confounds.baseline_table(baselines, run.human_rdms(), run.similarity_ceiling()),
+                                  out / "confound_rdms.csv"))
+    files.append(atomic_write_csv(geometry.controlled_whole_model(run.cube(), run.loaded.units_per_layer,
+                                                                  run.human_rdms(), baselines["-PMI"]),
+                                  out / "controlled_whole_model.csv"))
     return files
 
 

@@ -197,6 +197,15 @@ def _searchlight_checks(name: str, result, rdms: np.ndarray, targets: pd.DataFra
         sham, _ = rsa.kendall_tau_b(rdms[:, units], shams.to_numpy())
         checks.append(_compare(name, f"sham tau of {len(units)} units", sham, result.sham_tau.to_numpy()[units],
                                TOLERANCES["tau"]))
+    if result.partial is not None:
+        from emolib.emotions import PAPER_ORDER
+        from emolib.paper.pipeline import cooccurrence_global_test
+
+        order = list(PAPER_ORDER) if len(targets) == 351 else None
+        if order is not None:
+            again = cooccurrence_global_test(rdms, targets, order, 1)
+            checks.append(_compare(name, "largest partial correlation (co-occurrence partialled out)",
+                                   [again["max_r"]], [result.partial["max_r"]], TOLERANCES["tau"]))
     if result.reliability is not None and cube is not None:
         again = rsa.unit_reliability(cube[:, :, units], n_splits=n_splits)
         checks.append(_compare(name, f"reliability of {len(units)} units", again["reliability"],

@@ -57,3 +57,18 @@ def test_figures_build(result):
     comparison = rsa.compare_searchlights(result, result, n=2)
     assert len(plots_neurons.robustness_figure(comparison).axes) == 2
     plt.close("all")
+
+
+def test_reliability_and_baselines_figures():
+    import pandas as pd
+
+    from emolib.plots import neurons
+
+    frame = pd.DataFrame({"source": ["a"] * 5 + ["b"] * 5, "r_pair": np.linspace(-0.1, 0.3, 10),
+                          "reliability": np.linspace(-0.2, 0.8, 10)})
+    fig = neurons.reliability_figure(frame)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) >= 2
+    table = pd.DataFrame({"what": ["baseline: -PMI", "best unit"], "kind": ["baseline", "model"], "tau": [0.39, 0.1],
+                          "ceiling_low": 0.5, "ceiling_high": 0.6})
+    fig = neurons.baselines_figure(table)
+    assert len(fig.axes[0].patches) >= 2
