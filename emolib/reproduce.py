@@ -108,7 +108,8 @@ def released_searchlight(
                                  permutations=permutations, seed=seed)
         import dataclasses
 
-        result = dataclasses.replace(result, reliability=rsa.unit_reliability(values, n_splits=10))
+        if not exclude:  # (with prompts left out, the seed-to-seed agreement would not match the ranked RDMs)
+            result = dataclasses.replace(result, reliability=rsa.unit_reliability(values, n_splits=10))
         if permutations:
             from emolib.paper.pipeline import cooccurrence_global_test
 
@@ -221,7 +222,8 @@ def _searchlight(out: Path, profile: str = "quick", permutations: int = 0, seed:
         tables["unit_reliability.csv"] = result.reliability.reset_index().rename(columns={"index": "unit"})
     baselines = confounds.baseline_rdms()
     targets = released.human_rdms()
-    tables["confound_rdms.csv"] = confounds.baseline_table(baselines, targets, human.similarity_ceiling("kendall"))
+    tables["confound_rdms.csv"] = confounds.baseline_table(baselines, targets, human.similarity_ceiling("kendall"),
+                                                           human.similarity_rdm(individual=True))
     acts = released.activations(order=PAPER_ORDER)
     tables["controlled_whole_model.csv"] = geometry.controlled_whole_model(acts.values, acts.units_per_layer, targets,
                                                                            baselines["-PMI"])
@@ -288,8 +290,8 @@ def _backbone(out: Path, backbone: str = "smollm2-135m", profile: str = "quick",
         files.append(atomic_write_csv(run.searchlight.reliability.reset_index().rename(columns={"index": "unit"}),
                                       out / "unit_reliability.csv"))
     baselines = subset_rdms(confounds.baseline_rdms(run.loaded), run.emotions)
-    files.append(atomic_write_csv(confounds.baseline_table(baselines, run.human_rdms(), run.similarity_ceiling()),
-                                  out / "confound_rdms.csv"))
+    files.append(atomic_write_csv(confounds.baseline_table(baselines, run.human_rdms(), run.similarity_ceiling(),
+                                                           run.similarity_subjects()), out / "confound_rdms.csv"))
     files.append(atomic_write_csv(geometry.controlled_whole_model(run.cube(), run.loaded.units_per_layer,
                                                                   run.human_rdms(), baselines["-PMI"]),
                                   out / "controlled_whole_model.csv"))

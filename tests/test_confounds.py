@@ -21,7 +21,7 @@ def test_cooccurrence_equals_a_loop_over_comments():
 
     i, j = pair_indices(27)
     row = int(np.flatnonzero(((i == a) & (j == b)) | ((i == b) & (j == a)))[0])
-    assert rdms["-PMI"][row] == pytest.approx(-np.log((both + 1) * n / ((na + 1) * (nb + 1))))
+    assert both > 0 and rdms["-PMI"][row] == pytest.approx(-np.log(both * n / (na * nb)))
     assert rdms["1 - Jaccard"][row] == pytest.approx(1 - both / (na + nb - both))
 
 
@@ -38,3 +38,23 @@ def test_lexical_and_embedding_rdms_are_distances_of_every_pair():
 
     embedding = confounds.embedding_rdm(tiny_backbone("llama"), "dev", max_per_emotion=10)
     assert len(embedding) == 351 and embedding.std() > 0
+
+
+def test_the_label_matrix_matches_the_raw_file_and_never_shared_pairs_tie_at_the_far_end():
+    import csv
+
+    from emolib.data import data_path
+
+    with open(data_path("goemotions", "dev.tsv"), newline="") as fh:
+        rows = [r for r in csv.reader(fh, delimiter="\t")]
+    labelled = [sorted({int(v) for v in r[1].split(",")} - {27}) for r in rows]
+    labelled = [ls for ls in labelled if ls]
+    x = confounds.label_matrix("dev")
+    assert len(x) == len(labelled)
+    from emolib.emotions import EMOTIONS
+
+    joy = PAPER_ORDER.index("joy")
+    assert x[:, joy].sum() == sum(EMOTIONS.index("joy") in ls for ls in labelled)
+    rdms = confounds.cooccurrence_rdms("dev")
+    never = rdms["1 - Jaccard"] == 1.0
+    assert never.any() and (rdms.loc[never, "-PMI"] == rdms["-PMI"].max()).all()

@@ -45,15 +45,24 @@ def test_findings_and_top_units(searchlight):
 
 
 def test_held_out_alignment_equals_choosing_on_some_seeds_and_measuring_on_the_others(searchlight):
+    from emolib.human import subject_mean_tau
+
     cube, targets, _ = searchlight
     ceiling = type("Ceiling", (), {"lower": 0.5, "upper": 0.6})()
-    table = geometry.held_out_alignment(cube, targets["a"], ceiling, train_seeds=2, units_per_layer=12)
-    tau_train, _ = rsa.kendall_tau_b(rsa.unit_rdms(cube[:, :2]), targets[["a"]].to_numpy())
-    best = int(np.argmax(tau_train[:, 0]))
-    tau_test, _ = rsa.kendall_tau_b(rsa.unit_rdms(cube[:, 2:, best: best + 1]), targets[["a"]].to_numpy())
+    subjects = np.stack([targets["a"] + 0.1 * i * np.random.default_rng(i).random(351) for i in range(5)])
+    table = geometry.held_out_alignment(cube, targets["a"], ceiling, subjects, units_per_layer=12)
+    taus, subject_taus = [], []
+    for held in range(4):  # four seeds: leave one seed out
+        train = [s for s in range(4) if s != held]
+        tau_train, _ = rsa.kendall_tau_b(rsa.unit_rdms(cube[:, train]), targets[["a"]].to_numpy())
+        best = int(np.argmax(tau_train[:, 0]))
+        rdm = rsa.unit_rdms(cube[:, [held], best: best + 1])
+        taus.append(rsa.kendall_tau_b(rdm, targets[["a"]].to_numpy())[0][0, 0])
+        subject_taus.append(subject_mean_tau(rdm, subjects)[0])
     row = table.iloc[0]
-    assert row["unit"] == best and row["tau"] == pytest.approx(tau_test[0, 0])
-    assert row["share_of_lower"] == pytest.approx(row["tau"] / 0.5)
+    assert row["n_splits"] == 4 and row["tau"] == pytest.approx(np.mean(taus))
+    assert row["tau_subjects"] == pytest.approx(np.mean(subject_taus))
+    assert row["share_of_lower"] == pytest.approx(row["tau_subjects"] / 0.5)
     assert len(table) == 2 and geometry.held_out_alignment(cube[:, :1], targets["a"], ceiling).empty
 
 
@@ -70,9 +79,10 @@ def test_cv_comparison_has_both_searchlights(searchlight):
 def test_on_the_human_scale_and_the_controlled_whole_model(searchlight):
     cube, targets, _ = searchlight
     ceiling = type("Ceiling", (), {"lower": 0.5, "upper": 0.6})()
-    base = pd.DataFrame({"baseline": ["x"], "target": ["similarity"], "tau": [0.3]})
-    align = pd.DataFrame({"what": ["best unit"], "tau": [0.2]})
+    base = pd.DataFrame({"baseline": ["x"], "target": ["similarity"], "tau": [0.4], "tau_subjects": [0.3]})
+    align = pd.DataFrame({"what": ["best unit"], "tau": [0.25], "tau_subjects": [0.2]})
     table = geometry.on_the_human_scale(base, align, ceiling)
-    assert table["kind"].tolist() == ["baseline", "model"] and (table["ceiling_low"] == 0.5).all()
+    assert table["kind"].tolist() == ["baseline", "model"] and table["tau"].tolist() == [0.3, 0.2]
+    assert (table["ceiling_low"] == 0.5).all()
     controlled = geometry.controlled_whole_model(cube, 12, targets, targets["b"], n_perm=19)
     assert set(controlled.columns) >= {"tau", "p", "tau_partial", "r_partial", "p_partial"}

@@ -56,3 +56,22 @@ def test_cross_validated_rdms_equal_a_loop_and_ignore_noise():
     assert unit_rdms(noise).mean() > 0.5
     with pytest.raises(ValueError, match="seeds >= 2"):
         rel.cv_unit_rdms(acts[:, :1])
+
+
+def test_split_halves_equal_a_loop_over_the_same_splits():
+    from itertools import combinations as combos
+
+    rng = np.random.default_rng(5)
+    acts = rng.random((27, 4, 3))
+    acts[:, :, 0] += rng.random((27, 1))
+    table = rel.unit_reliability(acts, n_splits=10)
+    splits = [c for c in combos(range(4), 2) if 0 in c]  # 3 splits of 4 seeds: all are used
+    for u in range(3):
+        r_half = []
+        for a in splits:
+            b = [s for s in range(4) if s not in a]
+            ra = unit_rdms(acts[:, list(a), u: u + 1])[:, 0]
+            rb = unit_rdms(acts[:, b, u: u + 1])[:, 0]
+            r_half.append(stats.spearmanr(ra, rb).statistic)
+        expected = 2 * np.mean(r_half) / (1 + np.mean(r_half))
+        assert table["reliability"][u] == pytest.approx(expected, abs=1e-12)

@@ -366,7 +366,9 @@ def vector_rsa(
     ``n_perm`` permutations at every layer), p = (1 + #perm r >= r) / (1 + n_perm).
 
     Returns:
-        ``layer, metric, method, r, p, p_perm, null_low, null_high`` (null 2.5/97.5 percentiles).
+        ``layer, metric, method, r, p, p_perm, null_low, null_high`` (null 2.5/97.5 percentiles), ``p_max`` and
+        ``r_subjects``: Kendall tau-b with each subject's similarity RDM, averaged over subjects (the noise ceiling's
+        scale; ``r`` is against the subjects' mean RDM, a less noisy target).
     """
     if n_perm < 1:
         raise ValueError(f"n_perm must be >= 1, got {n_perm}")
@@ -393,6 +395,9 @@ def vector_rsa(
     table = pd.DataFrame(rows, columns=["layer", "metric", "method", "r", "p", "p_perm", "null_low", "null_high"])
     null_max = np.nanmax(np.stack(nulls), axis=0)  # [n_perm]: the best layer of each permutation
     table["p_max"] = [(1 + np.sum(null_max >= r)) / (1 + n_perm) for r in table["r"]]
+    from emolib.human import subject_mean_tau
+
+    table["r_subjects"] = subject_mean_tau(rdms.to_numpy())
     return table
 
 

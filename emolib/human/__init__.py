@@ -7,7 +7,7 @@ Example:
     (351, 14)
 """
 
-from emolib.human.ceilings import NoiseCeiling, noise_ceiling, similarity_ceiling
+from emolib.human.ceilings import NoiseCeiling, noise_ceiling, similarity_ceiling, subject_mean_tau
 from emolib.human.space import (
     DOWNSTREAM_SOURCE,
     SOURCES,
@@ -29,5 +29,5 @@ from emolib.human.space import (
 __all__ = [
     "DOWNSTREAM_SOURCE", "SOURCES", "appraisal_pca", "appraisal_scores", "attribute_rdms", "attribute_reliability",
     "attribute_scores", "attribute_weights", "bootstrap_taus", "fwrite_round", "rating_means", "similarity_mds",
-    "similarity_rdm", "similarity_reliability", "weight_bootstrap", "NoiseCeiling", "noise_ceiling", "similarity_ceiling",
+    "similarity_rdm", "similarity_reliability", "weight_bootstrap", "NoiseCeiling", "noise_ceiling", "similarity_ceiling", "subject_mean_tau",
 ]  # fmt: skip

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["METHODS", "NoiseCeiling", "noise_ceiling", "similarity_ceiling"]
+__all__ = ["METHODS", "NoiseCeiling", "noise_ceiling", "similarity_ceiling", "subject_mean_tau"]
 
 #: rsatoolbox's comparison names (``rsatoolbox.rdm.compare``); ``kendall`` and ``tau-b`` are the same.
 METHODS = ("kendall", "tau-b", "tau-a", "spearman", "rho-a", "corr", "cosine")
@@ -156,6 +156,35 @@ def similarity_ceiling(method: str = "kendall", n_boot: int = 0, ci: float = 0.9
     from emolib.human.space import similarity_rdm
 
     return noise_ceiling(similarity_rdm(individual=True), method, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def subject_mean_tau(rdms, subject_rdms: np.ndarray | None = None) -> np.ndarray:
+    """Kendall tau-b of each model RDM (columns of ``rdms [pairs, m]``) with each subject's RDM, averaged over the
+    subjects: the scale of the noise ceiling (which scores each subject against the others), so a model's share of
+    the ceiling is this value over the ceiling, not its tau with the subjects' mean RDM (a less noisy target).
+
+    Args:
+        rdms: ``[pairs, m]`` (or ``[pairs]``) model RDMs in the subjects' pair order.
+        subject_rdms: ``[subjects, pairs]`` (default: the 61 similarity-judgment RDMs).
+
+    Example:
+        >>> from emolib.human.space import similarity_rdm
+        >>> subjects = similarity_rdm(individual=True)
+        >>> mean = subjects.mean(0)
+        >>> float(subject_mean_tau(mean)[0]) < 0.7  # the group mean against individuals: near the ceiling
+        True
+    """
+    from emolib.rsa.rankcorr import kendall_tau_b
+
+    if subject_rdms is None:
+        from emolib.human.space import similarity_rdm
+
+        subject_rdms = similarity_rdm(individual=True)
+    x = np.asarray(rdms, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    subjects = np.asarray(subject_rdms, dtype=np.float64)
+    tau, _ = kendall_tau_b(x, subjects.T)  # [m, subjects]
+    return np.nanmean(tau, axis=1)
 
 
 def _checked(subject_rdms: np.ndarray) -> np.ndarray:

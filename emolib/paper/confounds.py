@@ -5,7 +5,11 @@ model that only echoed which emotions share comments, or share words, would alre
 geometry. These RDMs measure that with no model at all:
 
 - :func:`cooccurrence_rdms`: label co-occurrence over the comments that carry at least one of the 27 emotions:
-  ``-PMI`` (negative pointwise mutual information, add-one smoothed) and ``1 - Jaccard``.
+  ``-PMI`` (negative pointwise mutual information; pairs that never share a comment are tied at the largest
+  distance, rather than ordered by how common the two emotions are) and ``1 - Jaccard``.
+
+Co-occurrence comes from human annotators, so it carries real emotion semantics as well as how the data were
+labelled: removing it from a model's geometry is a conservative control, not a clean one.
 - :func:`lexical_rdm`: the TF-IDF profile of each emotion's comments, cosine distance.
 - :func:`embedding_rdm`: the mean input embedding (layer 0) of each emotion's comments on a backbone, correlation
   distance.
@@ -56,9 +60,13 @@ def cooccurrence_rdms(split: str = "train", order: Sequence[str] = PAPER_ORDER) 
     both = x.T @ x  # [E, E] comments with both
     single = np.diag(both).astype(np.float64)
     i, j = pair_indices(len(order))
-    pmi = np.log((both[i, j] + 1.0) * n / ((single[i] + 1.0) * (single[j] + 1.0)))
-    jaccard = both[i, j] / (single[i] + single[j] - both[i, j])
-    return pd.DataFrame({"-PMI": -pmi, "1 - Jaccard": 1.0 - jaccard})
+    shared = both[i, j].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        distance = -np.log(shared * n / (single[i] * single[j]))  # -PMI; +inf where never shared
+    finite = np.isfinite(distance)
+    distance[~finite] = distance[finite].max() + 1.0  # never shared: one tie at the far end
+    jaccard = shared / (single[i] + single[j] - shared)
+    return pd.DataFrame({"-PMI": distance, "1 - Jaccard": 1.0 - jaccard})
 
 
 def _emotion_texts(split: str, order: Sequence[str], max_per_emotion: int | None, seed: int) -> list[list[str]]:
@@ -119,9 +127,12 @@ def baseline_rdms(backbone=None, split: str = "train") -> pd.DataFrame:
     return out
 
 
-def baseline_table(baselines: pd.DataFrame, human_rdms: pd.DataFrame, ceiling=None) -> pd.DataFrame:
-    """Each baseline against each human RDM (Kendall tau-b): ``baseline, target, tau, ceiling_low, ceiling_high``; the
-    ceiling (a :class:`~emolib.human.NoiseCeiling` of the similarity judgments) on the ``similarity`` rows only.
+def baseline_table(baselines: pd.DataFrame, human_rdms: pd.DataFrame, ceiling=None,
+                   subjects: np.ndarray | None = None) -> pd.DataFrame:
+    """Each baseline against each human RDM (Kendall tau-b): ``baseline, target, tau, tau_subjects, ceiling_low,
+    ceiling_high``; on the ``similarity`` rows, ``tau_subjects`` (tau with each subject's RDM, averaged: the scale
+    of the noise ceiling, with ``subjects`` ``[subjects, pairs]``) and the ceiling (a
+    :class:`~emolib.human.NoiseCeiling` of the similarity judgments).
 
     Example:
         >>> table = baseline_table(cooccurrence_rdms(), pd.DataFrame({"similarity": cooccurrence_rdms()["-PMI"]}))
@@ -132,6 +143,12 @@ def baseline_table(baselines: pd.DataFrame, human_rdms: pd.DataFrame, ceiling=No
 
     table = compare_rdms(baselines, human_rdms).rename(columns={"rdm": "baseline", "r": "tau"})
     similarity = table["target"] == "similarity"
+    table["tau_subjects"] = np.nan
+    if subjects is not None:
+        from emolib.human import subject_mean_tau
+
+        per = dict(zip(baselines.columns, subject_mean_tau(baselines.to_numpy(np.float64), subjects)))
+        table.loc[similarity, "tau_subjects"] = table.loc[similarity, "baseline"].map(per)
     table["ceiling_low"] = np.where(similarity, getattr(ceiling, "lower", np.nan), np.nan)
     table["ceiling_high"] = np.where(similarity, getattr(ceiling, "upper", np.nan), np.nan)
-    return table[["baseline", "target", "tau", "ceiling_low", "ceiling_high"]]
+    return table[["baseline", "target", "tau", "tau_subjects", "ceiling_low", "ceiling_high"]]

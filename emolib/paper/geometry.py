@@ -66,34 +66,68 @@ def reliability_findings(result, alpha: float = 0.05) -> dict[str, float | int |
     return out
 
 
-def held_out_alignment(cube: np.ndarray, similarity: pd.Series, ceiling, train_seeds: int | None = None,
-                       units_per_layer: int | None = None) -> pd.DataFrame:
+def held_out_alignment(cube: np.ndarray, similarity: pd.Series, ceiling, subjects: np.ndarray | None = None,
+                       units_per_layer: int | None = None, n_splits: int = 10, seed: int = 0) -> pd.DataFrame:
     """The human-similarity alignment of the best unit and of the whole model, on seeds not used to choose it.
 
-    The unit with the largest tau against ``similarity`` on the first ``train_seeds`` seeds (default: all but the
-    last) is measured on the remaining ones; the whole model's cosine RDM on the remaining seeds likewise. Each tau
-    is also given as a share of the similarity ceiling's lower and upper bound.
+    Per split of the seeds (leave one seed out with up to four seeds, else ``n_splits`` random halves), the unit
+    with the largest tau against ``similarity`` (the subjects' mean RDM) on the training seeds is measured on the
+    held-out ones, and so is the whole model's cosine RDM; the results are averaged over splits. ``tau_subjects``
+    scores each against every subject's RDM and averages (the noise ceiling's scale), and the shares of the
+    ceiling's lower and upper bound use it.
 
     Returns:
-        ``what, tau, share_of_lower, share_of_upper`` (plus ``unit`` for the best unit).
+        ``what, tau, tau_subjects, share_of_lower, share_of_upper, n_splits``.
     """
+    from emolib.human import subject_mean_tau
+
     acts = np.asarray(cube, dtype=np.float64)
     n_seeds = acts.shape[1]
+    columns = ["what", "tau", "tau_subjects", "share_of_lower", "share_of_upper", "n_splits"]
     if n_seeds < 2:  # one seed: nothing to hold out
-        return pd.DataFrame(columns=["what", "unit", "tau", "share_of_lower", "share_of_upper"])
-    train = train_seeds or n_seeds - 1
+        return pd.DataFrame(columns=columns)
+    rng = np.random.default_rng(seed)
+    if n_seeds <= 4:
+        splits = [([s for s in range(n_seeds) if s != held], [held]) for held in range(n_seeds)]
+    else:
+        halves = [np.sort(rng.permutation(n_seeds)[: n_seeds // 2]) for _ in range(n_splits)]
+        splits = [(list(h), [s for s in range(n_seeds) if s not in h]) for h in halves]
     target = np.asarray(similarity, dtype=np.float64)[:, None]
-    tau_train, _ = rsa.kendall_tau_b(rsa.unit_rdms(acts[:, :train]), target)
-    best = int(np.nanargmax(tau_train[:, 0]))
-    tau_test, _ = rsa.kendall_tau_b(rsa.unit_rdms(acts[:, train:, best: best + 1]), target)
-    rows = [{"what": "best unit (chosen on other seeds)", "unit": best, "tau": float(tau_test[0, 0])}]
-    if units_per_layer:
-        model = rsa.model_rdms(acts[:, train:], units_per_layer, "cosine")[["all"]]
-        tau_model, _ = rsa.kendall_tau_b(model.to_numpy(), target)
-        rows.append({"what": "whole model (held-out seeds)", "unit": np.nan, "tau": float(tau_model[0, 0])})
+    found = {"best unit (chosen on other seeds)": [], "whole model (held-out seeds)": []}
+    for train, test in splits:
+        tau_train, _ = rsa.kendall_tau_b(rsa.unit_rdms(acts[:, train]), target)
+        best = int(np.nanargmax(tau_train[:, 0]))
+        unit_rdm = rsa.unit_rdms(acts[:, test, best: best + 1])  # [pairs, 1]
+        found["best unit (chosen on other seeds)"].append(unit_rdm)
+        if units_per_layer:
+            found["whole model (held-out seeds)"].append(
+                rsa.model_rdms(acts[:, test], units_per_layer, "cosine")[["all"]].to_numpy())
+    rows = []
+    for what, rdms in found.items():
+        if not rdms:
+            continue
+        stacked = np.column_stack(rdms)  # [pairs, splits]
+        tau, _ = rsa.kendall_tau_b(stacked, target)
+        tau_subjects = subject_mean_tau(stacked, subjects) if subjects is not None else np.full(len(rdms), np.nan)
+        rows.append({"what": what, "tau": float(np.nanmean(tau)), "tau_subjects": float(np.nanmean(tau_subjects)),
+                     "n_splits": len(rdms)})
     table = pd.DataFrame(rows)
-    table["share_of_lower"] = table["tau"] / ceiling.lower
-    table["share_of_upper"] = table["tau"] / ceiling.upper
+    table["share_of_lower"] = table["tau_subjects"] / ceiling.lower
+    table["share_of_upper"] = table["tau_subjects"] / ceiling.upper
+    return table[columns]
+
+
+def on_the_human_scale(baseline_taus: pd.DataFrame, alignment: pd.DataFrame, ceiling,
+                       target: str = "similarity") -> pd.DataFrame:
+    """Baselines and model results against the individual subjects' similarity RDMs (``tau_subjects``: the noise
+    ceiling's scale): ``what, kind, tau, ceiling_low, ceiling_high`` (for
+    :func:`emolib.plots.neurons.baselines_figure`)."""
+    base = baseline_taus[baseline_taus["target"] == target]
+    rows = [{"what": f"baseline: {b}", "kind": "baseline", "tau": t} for b, t in zip(base["baseline"],
+                                                                                      base["tau_subjects"])]
+    rows += [{"what": w, "kind": "model", "tau": t} for w, t in zip(alignment["what"], alignment["tau_subjects"])]
+    table = pd.DataFrame(rows)
+    table["ceiling_low"], table["ceiling_high"] = ceiling.lower, ceiling.upper
     return table
 
 
@@ -135,15 +169,3 @@ def cv_comparison(cube: np.ndarray, result, targets: pd.DataFrame, alpha: float 
     return pd.DataFrame({"units (paper's RDM)": paper.significant.sum(), "units (cross-validated)": cv.significant.sum(),
                          "max tau (paper's RDM)": paper.tau.max(), "max tau (cross-validated)": cv.tau.max(),
                          "agreement over units": agreement}, index=pd.Index(paper.attributes, name="attribute"))
-
-
-def on_the_human_scale(baseline_taus: pd.DataFrame, alignment: pd.DataFrame, ceiling,
-                       target: str = "similarity") -> pd.DataFrame:
-    """Baselines and model results against one human RDM on one scale: ``what, kind, tau, ceiling_low,
-    ceiling_high`` (for :func:`emolib.plots.neurons.baselines_figure`)."""
-    base = baseline_taus[baseline_taus["target"] == target]
-    rows = [{"what": f"baseline: {b}", "kind": "baseline", "tau": t} for b, t in zip(base["baseline"], base["tau"])]
-    rows += [{"what": w, "kind": "model", "tau": t} for w, t in zip(alignment["what"], alignment["tau"])]
-    table = pd.DataFrame(rows)
-    table["ceiling_low"], table["ceiling_high"] = ceiling.lower, ceiling.upper
-    return table

@@ -297,10 +297,13 @@ class PaperRun:
         """The activations as ``[emotions (paper order), seeds, n_units]``."""
         return activation_cube(self.activations, self.store.index, self.emotions)[0]
 
+    def similarity_subjects(self) -> np.ndarray:
+        """The subjects' similarity RDMs ``[subjects, pairs]`` on the run's emotion pairs."""
+        return human.similarity_rdm(individual=True)[:, pair_reorder_index(PAPER_ORDER, self.emotions)]
+
     def similarity_ceiling(self, method: str = "kendall"):
         """The noise ceiling of the human similarity RDM on the run's emotion pairs (:func:`emolib.human.noise_ceiling`)."""
-        subjects = human.similarity_rdm(individual=True)[:, pair_reorder_index(PAPER_ORDER, self.emotions)]
-        return human.noise_ceiling(subjects, method)
+        return human.noise_ceiling(self.similarity_subjects(), method)
 
     def human_rdms(self) -> pd.DataFrame:
         """The similarity and 14 attribute RDMs on the run's emotion pairs (for whole-model RSA)."""

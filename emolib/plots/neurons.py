@@ -122,6 +122,8 @@ def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity",
     """Whole-model RSA per layer: tau of each layer's RDM (and the whole model's, at the right) with each
     target, one panel per metric. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms).
     ``ceiling``: the (lower, upper) noise ceiling of the ``highlight`` RDM, drawn as a band."""
+    if ceiling is not None and f"{highlight} (subjects)" in set(table["target"]):
+        highlight = f"{highlight} (subjects)"  # the ceiling's scale: each subject's RDM, averaged
     metrics = list(dict.fromkeys(table["metric"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), sharey=True, squeeze=False)
     targets = list(dict.fromkeys(table["target"]))
@@ -284,6 +286,6 @@ def baselines_figure(table: pd.DataFrame, highlight: str = "similarity") -> plt.
     ax.set_yticks(y, table["what"], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="#999999", lw=0.6)
-    ax.set_xlabel(f"Kendall τ-b with the human {highlight} RDM")
+    ax.set_xlabel(f"Kendall τ-b with each subject's {highlight} RDM (mean over subjects)")
     fig.tight_layout()
     return fig

@@ -90,7 +90,10 @@ def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None,
                     label="permutation null (95%)")
     if ceiling is not None:
         ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label="human noise ceiling")
-    ax.plot(rsa["layer"], rsa["r"], marker="o", ms=3, color="#2e4057", label="emotion vectors")
+    ax.plot(rsa["layer"], rsa["r"], marker="o", ms=3, color="#2e4057", label="emotion vectors (subjects' mean RDM)")
+    if ceiling is not None and "r_subjects" in rsa:  # the ceiling's scale: each subject's RDM, averaged
+        ax.plot(rsa["layer"], rsa["r_subjects"], marker="o", ms=3, color="#d1495b",
+                label="emotion vectors (each subject, averaged: the ceiling's scale)")
     if highlight is not None:
         ax.axvline(highlight, color="0.3", ls=":", lw=1)
     method = str(rsa["method"].iloc[0]) if "method" in rsa else "kendall"  # the chapters' RSA: Kendall tau-b

@@ -161,9 +161,12 @@ def compare_rdms(rdms: pd.DataFrame, targets: pd.DataFrame, method: str = "kenda
 
 
 def whole_model_rsa(activations: np.ndarray, units_per_layer: int, targets: pd.DataFrame,
-                    metrics: Sequence[str] = METRICS, valid: np.ndarray | None = None) -> pd.DataFrame:
+                    metrics: Sequence[str] = METRICS, valid: np.ndarray | None = None,
+                    subjects: np.ndarray | None = None) -> pd.DataFrame:
     """:func:`compare_rdms` of every layer's and the whole model's RDM (:func:`model_rdms`) with ``targets``,
-    for each metric: columns ``rdm, target, r, p, metric``.
+    for each metric: columns ``rdm, target, r, p, metric``. With ``subjects`` (``[subjects, pairs]`` RDMs) also
+    rows of target ``"similarity (subjects)"``: tau-b with each subject's RDM, averaged (p NaN), the scale of a
+    noise ceiling computed from those subjects.
 
     Example:
         >>> acts = np.random.default_rng(0).random((27, 2, 8))
@@ -171,8 +174,15 @@ def whole_model_rsa(activations: np.ndarray, units_per_layer: int, targets: pd.D
         >>> whole_model_rsa(acts, 4, targets)["rdm"].unique().tolist()
         ['layer 1', 'layer 2', 'all']
     """
-    return pd.concat([compare_rdms(model_rdms(activations, units_per_layer, m, valid), targets).assign(metric=m)
-                      for m in metrics], ignore_index=True)
+    parts = []
+    for m in metrics:
+        rdms = model_rdms(activations, units_per_layer, m, valid)
+        parts.append(compare_rdms(rdms, targets).assign(metric=m))
+        if subjects is not None:
+            tau, _ = kendall_tau_b(rdms.to_numpy(np.float64), np.asarray(subjects, dtype=np.float64).T)
+            parts.append(pd.DataFrame({"rdm": rdms.columns, "target": "similarity (subjects)",
+                                       "r": np.nanmean(tau, axis=1), "p": np.nan, "metric": m}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def prompt_statistics(activations: np.ndarray, emotions: Sequence[str], seeds: Sequence[int]) -> pd.DataFrame:
