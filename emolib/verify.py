@@ -96,7 +96,8 @@ class _Context:
         return self._backbones[name]
 
     def stores(self) -> dict[str, tuple[object, str]]:
-        """Fingerprint -> (store, folder name), the null prompts of each store included."""
+        """Fingerprint -> (store, folder name): each store, its null prompts, and each one's single-seed selections
+        (the masked evaluation runs on a selection of seeds)."""
         from emolib.paper.control import null_prompts
         from emolib.paper.store import PromptStore
 
@@ -104,7 +105,7 @@ class _Context:
             self._stores = {}
             for folder in sorted(self.root.glob("prompts-*/store")):
                 store = PromptStore.load(folder)
-                self._stores[store.fingerprint()] = (store, folder.parent.name)
+                self._add(store, folder.parent.name)
                 meta = json.loads((folder.parent / "meta.json").read_text())
                 try:
                     bb = self.backbone(meta["inputs"]["backbone"])
@@ -113,8 +114,15 @@ class _Context:
                     continue
                 null = PromptStore(null_prompts(bb, store, 0), store.index, profile=store.profile,
                                    backbone=store.backbone)
-                self._stores[null.fingerprint()] = (null, folder.parent.name + " (null prompts)")
+                self._add(null, folder.parent.name + " (null prompts)")
         return self._stores
+
+    def _add(self, store, name: str) -> None:
+        self._stores[store.fingerprint()] = (store, name)
+        if len(store.seeds) > 1:
+            for seed in store.seeds:
+                part = store.select([seed])
+                self._stores[part.fingerprint()] = (part, f"{name}, seed {seed}")
 
     def store(self, fingerprint: str):
         found = self.stores().get(fingerprint)
