@@ -126,17 +126,17 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
     if "units_fwer" in rows:
         r = rows["units_fwer"]
         n = int(r["value"]) if pd.notna(r["value"]) else 0
-        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r["null_control"]) else ""
+        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r.get("null_control")) else ""
         parts.append(f"**{r['verdict']}** (family-wise): {n:,} unit{'' if n == 1 else 's'} ({_p(r['p_holm'])}{null})")
     if "units_paper" in rows:
         r = rows["units_paper"]
-        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r["null_control"]) else ""
+        null = f"; null prompts: {int(r['null_control']):,}" if pd.notna(r.get("null_control")) else ""
         parts.append(f"the paper's q: {int(r['value']):,} units, **{r['verdict']}** ({_p(r['p_holm'])}{null})")
     if parts:
         cells["units"] = "; ".join(parts)
     masks = []
     for claim, against in (("masks_random", "random"), ("masks_sham", "sham")):
-        if claim in rows:
+        if claim in rows and pd.notna(rows[claim]["value"]):  # released RoBERTa has no sham masks
             r = rows[claim]
             k = f"k = {int(r['k']):,}, " if pd.notna(r.get("k")) else ""
             masks.append(f"vs {against}: **{r['verdict']}** ({k}difference {r['value']:+.3f}, {_p(r['p_holm'])}"

@@ -66,3 +66,14 @@ def test_a_verdict_without_permutations_reports_the_papers_count():
     table = _verdict()
     table = table[table["claim"] != "units_fwer"]
     assert overview.verdict_cells(table)["units"].startswith("the paper's q: 20,795 units, **cannot tell**")
+
+
+def test_the_released_verdict_without_null_prompts_still_fills_every_cell():
+    """The released RoBERTa has no null prompts: its verdict table (:func:`emolib.reproduce.released_verdict`) has no
+    ``null_control`` column, and the intro's cells must not need one."""
+    table = _verdict().drop(columns="null_control")
+    table.loc[table["claim"] == "masks_sham", ["value", "p_holm", "power"]] = np.nan  # no sham masks were released
+    cells = overview.verdict_cells(table)
+    assert set(cells) == {"inference", "units", "masks", "weights"}
+    assert "null prompts" not in "".join(cells.values())
+    assert "vs random" in cells["masks"] and "sham" not in cells["masks"]

@@ -37,13 +37,15 @@ def test_human_writes_the_four_tables(tmp_path, small_bootstrap):
     assert list(weights.columns) == ["attribute", "tau", "se", "ci_low", "ci_high", "p", "q"] and len(weights) == 14
 
 
-def test_searchlight_writes_the_four_tables(tmp_path, monkeypatch):
+def test_searchlight_writes_the_searchlight_and_confound_tables(tmp_path, monkeypatch):
     units = np.random.default_rng(0).random((351, 12))
     res = rsa.searchlight(units, pd.DataFrame({"a": units[:, 2], "b": units[:, 7]}), units_per_layer=4)
     monkeypatch.setattr(reproduce, "released_searchlight", lambda **kw: res)
     paths = reproduce.reproduce("searchlight", tmp_path)
-    assert sorted(p.name for p in paths) == ["neuron_p.csv", "neuron_ranks.csv", "neuron_tau.csv",
-                                             "searchlight_summary.csv"]
+    assert sorted(p.name for p in paths) == ["confound_rdms.csv", "controlled_whole_model.csv", "neuron_p.csv",
+                                             "neuron_ranks.csv", "neuron_tau.csv", "searchlight_summary.csv"]
+    confound = pd.read_csv(tmp_path / "confound_rdms.csv")
+    assert list(confound.columns[:3]) == ["baseline", "target", "tau"] and confound["tau"].between(-1, 1).all()
     ranks = pd.read_csv(tmp_path / "neuron_ranks.csv")
     assert list(ranks.columns) == ["a", "b"] and len(ranks) == 12 and ranks.loc[2, "a"] == 1.0
     summary = pd.read_csv(tmp_path / "searchlight_summary.csv")
