@@ -342,3 +342,13 @@ def test_verdict_of_a_smoke_run_has_every_claim_and_the_columns():
     units = table.set_index("claim").loc["units_paper"]
     assert units["null_control"] == int(null.searchlight.with_correction("paper", 0.01).significant.any(axis=1).sum())
     assert isinstance(verdict.for_display(table), pd.DataFrame)
+
+
+def test_the_cooccurrence_control_is_moot_unless_the_claim_holds():
+    rows = pd.DataFrame({"claim": ["units_fwer", "units_paper"], "p": [0.001, 0.4], "p_shift": [np.nan, np.nan],
+                         "power": [np.nan, np.nan], "reason": ["", ""], "reason_if_not_held": ["a count", "a count"],
+                         "descriptive": [False, False], "survives_cooccurrence": ["yes", "no"]})
+    table = verdict.judge(rows).set_index("claim")
+    assert table.loc["units_fwer", "verdict"] == "holds" and table.loc["units_fwer", "survives_cooccurrence"] == "yes"
+    assert table.loc["units_paper", "verdict"] == "cannot tell"
+    assert table.loc["units_paper", "survives_cooccurrence"] == "n/a (cannot tell)"

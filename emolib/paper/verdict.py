@@ -113,8 +113,8 @@ def judge(rows: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     table["verdict"], table["reason"] = labels, reasons
     table["test"] = table["claim"].map(CLAIM_TESTS)
     if "survives_cooccurrence" in table:  # a control of a claim that holds; nothing to survive otherwise
-        held = table["verdict"] == "holds"
-        table.loc[~held & (table["survives_cooccurrence"] != "n/a"), "survives_cooccurrence"] = "n/a (does not hold)"
+        moot = (table["verdict"] != "holds") & (table["survives_cooccurrence"] != "n/a")
+        table.loc[moot, "survives_cooccurrence"] = "n/a (" + table.loc[moot, "verdict"] + ")"
     return table.drop(columns=["reason_if_not_held"])
 
 
