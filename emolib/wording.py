@@ -9,10 +9,12 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
            "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence",
-           "reliability_sentence"]
+           "reliability_sentence", "partial_global_sentence"]
 
 #: Mean dev accuracy below which a backbone's prompts count as close to chance.
 CHANCE_THRESHOLD = 0.6
@@ -231,3 +233,21 @@ def reliability_sentence(facts) -> str:
                else "the units' ranks are reliable enough to read")
     return (f"With a median reliability of {rel:.3f} for the mean of its {facts['n_seeds']} seeds, {verdict}. "
             f"A reliability of 0.5 would need {facts['seeds_5']} seeds, 0.8 would need {facts['seeds_8']}.")
+
+
+def partial_global_sentence(p_trained: float, p_null: float) -> str:
+    """The global test with the label co-occurrence partialled out, trained prompts beside the null prompts; empty
+    where the searchlight ran no such test.
+
+    Example:
+        >>> partial_global_sentence(0.008, 0.033)[:70]
+        'With the label co-occurrence partialled out, the global test gives p ='
+        >>> partial_global_sentence(float("nan"), float("nan"))
+        ''
+    """
+    if not math.isfinite(p_trained):
+        return ""
+    null = f" ({format_p(p_null)} with null prompts)" if math.isfinite(p_null) else ""
+    return (f"With the label co-occurrence partialled out, the global test gives {format_p(p_trained)}{null}; the "
+            f"null prompts (random directions, each as far from the shared start as its trained prompt) are what "
+            f"tells training from the prompts' lengths alone.")

@@ -100,3 +100,10 @@ def test_a_single_baseline_is_not_titled_paper_and_stars_can_be_left_out():
     assert "not read" in ax.get_title()
     assert ax.get_legend_handles_labels()[1] == ["pooled baseline"]
     assert plots_masking._label("") == "random baseline"
+
+
+def test_the_partial_global_sentence_sets_the_null_prompts_beside_and_is_empty_without_a_test():
+    text = wording.partial_global_sentence(0.008, 0.033)
+    assert "p = 0.008" in text and "p = 0.033 with null prompts" in text
+    assert "null prompts)" not in wording.partial_global_sentence(0.008, float("nan"))
+    assert wording.partial_global_sentence(float("nan"), 0.03) == ""

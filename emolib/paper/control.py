@@ -149,8 +149,9 @@ def correlation_table(run, control: NullControl, baseline: str = "pooled") -> pd
 
 def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict[str, float | int]:
     """Plain numbers for a searchlight's findings box: units under the paper's q with the permutation p of that
-    count, units at the family-wise level over all units and attributes with the global max-tau p, the null
-    prompts' values beside them, and the best valence unit's tau."""
+    count, units at the family-wise level over all units and attributes with the global max-tau p, the global test with
+    the label co-occurrence partialled out (``partial_p``; NaN without one), the null prompts' values beside them,
+    and the best valence unit's tau."""
     table = criteria_table(run, control, alpha)
     out: dict[str, float | int] = {
         "paper_trained": int(table.loc["any attribute", ("paper", "trained")]),
@@ -166,6 +167,8 @@ def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict
                 "global_p_null": float(control_perm.global_p) if control_perm else float("nan"),
                 "valence_fwer": int(table.loc["valence", ("fwer", "trained")]),
                 "valence_fwer_null": int(table.loc["valence", ("fwer", "null")])}
+    for name, result in (("partial_p", run.searchlight), ("partial_p_null", control.searchlight)):
+        out[name] = float(result.partial["p"]) if result.partial is not None else float("nan")
     out["best_valence_tau"] = float(run.searchlight.best_unit("valence")["tau"])
     out["best_valence_tau_null"] = float(control.searchlight.best_unit("valence")["tau"])
     return out
