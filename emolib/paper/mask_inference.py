@@ -129,6 +129,27 @@ def _p_less(a: np.ndarray, b: np.ndarray, labels: np.ndarray, shifts: np.ndarray
     return (np.sum(t[:, 1:] <= t[:, :1] + 1e-12, axis=1) + 1) / t.shape[1]
 
 
+def _inverted_interval(p_greater, p_less, estimate: float, scale: float, tail: float) -> tuple[float, float]:
+    """The shifts that neither one-sided test rejects at ``tail`` (bisection, 40 steps each side).
+
+    ``p_greater(d)``: p of "the difference minus d is above 0" (its rejection bounds the interval below);
+    ``p_less(d)``: the mirror image (bounds it above). ``scale`` sets the search range (20 of it either side).
+    """
+
+    def bound(sign: int) -> float:  # sign -1: lower bound, +1: upper bound
+        lo, hi = (estimate - 20 * scale, estimate) if sign < 0 else (estimate, estimate + 20 * scale)
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            inside = (p_greater(mid) if sign < 0 else p_less(mid)) > tail
+            if sign < 0:
+                lo, hi = (lo, mid) if inside else (mid, hi)
+            else:
+                lo, hi = (mid, hi) if inside else (lo, mid)
+        return float((lo + hi) / 2)
+
+    return bound(-1), bound(+1)
+
+
 def condition_test(a, b, shift: float | None = None, n_perm: int = 4999, seed: int = 0,
                    level: float = 0.95, interval: bool = True) -> ConditionTest:
     """Studentised permutation test of ``mean(a) - mean(b)`` with the masks (entries) as units.
@@ -155,21 +176,9 @@ def condition_test(a, b, shift: float | None = None, n_perm: int = 4999, seed: i
     scale = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or 1e-9
     tail = (1 - level) / 2
 
-    def bound(sign: int) -> float:  # sign -1: lower bound, +1: upper bound
-        lo, hi = (estimate - 20 * scale, estimate) if sign < 0 else (estimate, estimate + 20 * scale)
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            # lower bound: the largest shift that "a - shift lower than b" rejects; upper: mirror image
-            p_mid = (_p_less(-a, -b, labels, np.array([-mid]))[0] if sign < 0
-                     else _p_less(a, b, labels, np.array([mid]))[0])
-            inside = p_mid > tail
-            if sign < 0:
-                lo, hi = (lo, mid) if inside else (mid, hi)
-            else:
-                lo, hi = (mid, hi) if inside else (lo, mid)
-        return float((lo + hi) / 2)
-
-    low, high = (bound(-1), bound(+1)) if interval else (np.nan, np.nan)
+    low, high = (_inverted_interval(lambda d: float(_p_less(-a, -b, labels, np.array([-d]))[0]),
+                                    lambda d: float(_p_less(a, b, labels, np.array([d]))[0]), estimate, scale, tail)
+                 if interval else (np.nan, np.nan))
     return ConditionTest(estimate, p, p_shift, low, high, len(a), len(b), float(a.std(ddof=1)), float(b.std(ddof=1)))
 
 
@@ -234,18 +243,7 @@ def matched_test(attr, controls, shift: float | None = None, n_perm: int = 4999,
     scale = float(np.sqrt(diffs.var(ddof=1) / len(diffs))) or 1e-9
     tail = (1 - level) / 2
 
-    def bound(sign: int) -> float:
-        lo, hi = (estimate - 20 * scale, estimate) if sign < 0 else (estimate, estimate + 20 * scale)
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            inside = (p_greater(mid) if sign < 0 else p_less(mid)) > tail
-            if sign < 0:
-                lo, hi = (lo, mid) if inside else (mid, hi)
-            else:
-                lo, hi = (mid, hi) if inside else (lo, mid)
-        return float((lo + hi) / 2)
-
-    low, high = (bound(-1), bound(+1)) if interval else (np.nan, np.nan)
+    low, high = _inverted_interval(p_greater, p_less, estimate, scale, tail) if interval else (np.nan, np.nan)
     controls_all = np.concatenate(groups)
     return ConditionTest(estimate, p, p_shift, low, high, len(x), len(controls_all), float(x.std(ddof=1)),
                          float(controls_all.std(ddof=1)))
