@@ -30,3 +30,14 @@ def test_count_figures_draw_one_bar_per_emotion_and_split():
     fig = plots.data.label_counts_figure(counts)
     assert len(fig.axes[0].patches) == 4
     plt.close(fig)
+
+
+def test_set_style_lets_tables_show_whole_sentences():
+    import pandas as pd
+
+    from emolib.plots import style
+
+    with pd.option_context("display.max_colwidth", 50):
+        style.set_style()
+        reason = "smaller than the effect of the paper, but the design had power 0.31 to see it at this design"
+        assert reason in pd.DataFrame({"reason": [reason]})._repr_html_()

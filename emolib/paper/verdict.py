@@ -235,25 +235,46 @@ def other_k_sentence(ks, k: int) -> str:
     return f"Besides the pre-specified k = {int(k):,} this run evaluated k = {listed}; those rows are descriptive."
 
 
-def for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The verdict table as a page shows it: counts as integers, other numbers to 3 decimals, blanks for NaN.
+def for_display(table: pd.DataFrame, part: str = "results") -> pd.DataFrame:
+    """The verdict table as a page shows it, in two tables that fit a column: ``"results"`` (the numbers and the
+    verdict: counts as integers, other numbers to 3 decimals, the interval in one column, blanks for NaN) and
+    ``"reasons"`` (each judged claim's test, the reason for its verdict and the co-occurrence control).
 
     Example:
         >>> t = pd.DataFrame({"claim": ["units_paper", "masks_random"], "k": pd.array([None, 4000], dtype="Int64"),
-        ...                   "value": [20795.0, -0.0241], "null_control": [14784.0, np.nan]})
-        >>> for_display(t)[["k", "value", "null control"]].values.tolist()
-        [['', '20,795', '14,784'], ['4,000', '-0.024', '']]
+        ...                   "value": [20795.0, -0.0241], "ci_low": [np.nan, -0.05], "ci_high": [np.nan, 0.01],
+        ...                   "null_control": [14784.0, np.nan], "verdict": ["cannot tell", "holds"]})
+        >>> for_display(t)[["k", "value", "95 % CI", "null control"]].values.tolist()
+        [['', '20,795', '', '14,784'], ['4,000', '-0.024', '-0.050 to 0.010', '']]
+        >>> list(for_display(t, "reasons").columns)
+        ['claim', 'k', 'verdict']
     """
+    if part not in ("results", "reasons"):
+        raise ValueError(f"unknown part {part!r}; valid choices: results, reasons")
+    if part == "reasons":
+        judged = table[table["verdict"] != "descriptive"] if "verdict" in table else table
+        columns = [c for c in ("claim", "k", "verdict", "test", "reason", "survives_cooccurrence") if c in judged]
+        out = judged[columns].astype(object).where(judged[columns].notna(), "")
+        if "k" in out:
+            out["k"] = ["" if pd.isna(k) else f"{int(k):,}" for k in judged["k"]]
+        renamed = out.rename(columns={"survives_cooccurrence": "survives the co-occurrence control"})
+        return renamed.reset_index(drop=True)
     counts = table["claim"].isin(["units_paper", "units_fwer"])
-    out = table.drop(columns="claim").astype(object)
-    for column in ("released_roberta", "value", "ci_low", "ci_high", "p", "p_holm", "power", "paper_at_design",
-                   "null_control"):
+    columns = [c for c in ("claim", "k", "released_roberta", "released_verdict", "value", "ci_low", "p_holm", "power",
+                           "paper_at_design", "null_control", "verdict") if c in table]
+    out = table[columns].astype(object)
+    for column in ("released_roberta", "value", "p_holm", "power", "paper_at_design", "null_control"):
         if column in out:
             out[column] = [("" if pd.isna(v) else f"{v:,.0f}" if is_count and column in
                             ("released_roberta", "value", "null_control") else f"{v:.3f}")
                            for v, is_count in zip(table[column], counts)]
+    if "ci_low" in out:
+        out["ci_low"] = ["" if pd.isna(lo) or pd.isna(hi) else f"{lo:.3f} to {hi:.3f}"
+                         for lo, hi in zip(table["ci_low"], table["ci_high"])]
     if "k" in out:
         out["k"] = ["" if pd.isna(k) else f"{int(k):,}" for k in table["k"]]
+    if "released_verdict" in out:
+        out["released_verdict"] = out["released_verdict"].where(table["released_verdict"].notna(), "")
     return out.rename(columns={"released_roberta": "released RoBERTa", "released_verdict": "released verdict",
-                               "null_control": "null control", "ci_low": "CI low", "ci_high": "CI high",
-                               "p_holm": "p (Holm)", "paper_at_design": "paper at this design"})
+                               "null_control": "null control", "ci_low": "95 % CI", "p_holm": "p (Holm)",
+                               "paper_at_design": "paper at this design"}).reset_index(drop=True)

@@ -21,7 +21,11 @@ PALETTE = {"Affective": "#d1495b", "Basic emotions (faces)": "#edae49", "Apprais
 
 
 def set_style() -> None:
-    """emobook's matplotlib defaults (call once per chapter)."""
+    """emobook's matplotlib defaults, and tables that show whole cell texts (a verdict's reasons are sentences; pandas
+    would cut them at 50 characters). Call once per chapter."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
     plt.rcParams.update({
         "figure.dpi": 110, "savefig.dpi": 150, "font.size": 9, "axes.titlesize": 10,
         "axes.spines.top": False, "axes.spines.right": False, "figure.constrained_layout.use": True,
