@@ -40,6 +40,7 @@ from emolib.integrity import (WouldCompute, acquire_lock, note_reused, planning_
 
 __all__ = [
     "artifact_root",
+    "root_label",
     "shipped_root",
     "recompute_requested",
     "set_recompute",
@@ -68,6 +69,31 @@ _HELD: dict[str, Any] = {}
 def artifact_root(root: str | os.PathLike | None = None) -> Path:
     """The artifact root: ``root`` if given, else ``$EMOLIB_ARTIFACTS``, else ``./.emolib``."""
     return Path(root or os.environ.get("EMOLIB_ARTIFACTS") or ".emolib").resolve()
+
+
+def root_label(root: str | os.PathLike | None = None) -> str:
+    """The artifact root (:func:`artifact_root`) in words a page can show, without an absolute path of the machine.
+
+    Relative to the repository (``.emolib in the repository``), else to the home folder (``~/…``), else in words:
+    the working folder's ``.emolib`` (the default) or the folder that ``EMOLIB_ARTIFACTS`` names.
+
+    Example:
+        >>> root_label(Path(__file__).resolve().parent.parent / ".emolib")
+        '.emolib in the repository'
+        >>> root_label("/nowhere-on-this-machine/x")
+        'a folder outside the repository and the home folder'
+    """
+    path = artifact_root(root)
+    repository, home = Path(__file__).resolve().parent.parent, Path.home().resolve()
+    if path.is_relative_to(repository):
+        return f"{path.relative_to(repository).as_posix()} in the repository"
+    if len(home.parts) > 1 and path.is_relative_to(home):
+        return "~/" + path.relative_to(home).as_posix()
+    if root is not None:
+        return "a folder outside the repository and the home folder"
+    if os.environ.get("EMOLIB_ARTIFACTS"):
+        return "the folder that EMOLIB_ARTIFACTS names (outside the repository and the home folder)"
+    return ".emolib in the working folder"
 
 
 def shipped_root() -> Path | None:

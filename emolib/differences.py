@@ -122,15 +122,30 @@ DIFFERENCES: list[dict[str, str]] = [
        "Beside the value vectors, the residual stream after each layer (the block's output), read through the "
        "same hook as the emotion vectors and the site steering adds to, so a probe direction of layer l can be "
        "steered at layer l.", "emolib.model.hooks.record", "valence_arousal"),
+    _d(_VALENCE, "Families as the unit.", "One unseeded split; E1 holds out single adjectives, E2 single templates; no "
+       "intervals.",
+       "Every lemma family (E1) and template family (E2) held out once; family-bootstrap intervals and sign-flip tests "
+       "over families; the layer chosen by an inner cross-validation on the training families.",
+       "emolib.emollm.families.family_cv", "valence_arousal"),
+    _d(_VALENCE, "Baselines.", "None.",
+       "A baseline additive in the adjective and the template (no oracle, no interaction) for the claim, the oracle "
+       "told the negation flag beside it, and a label-shuffling control; E3 only as a memorisation check.",
+       "emolib.emollm.composition.probe_inference", "valence_arousal"),
+    _d(_VALENCE, "Divergent templates.", "Not in Emo_LLM.",
+       "Four template pairs in which the character feels the opposite of (or the same as) the adjective without a "
+       "negation word, scored against the character's state.", "emolib.emollm.divergent.divergent_accuracy",
+       "valence_arousal"),
     _d(_VALENCE, "Emotion vectors.", "Not in Emo_LLM.",
        "Mean residual activation per emotion over GoEmotions comments minus the overall mean; PCs against human "
        "valence and arousal with bootstrap CIs; RSA against the similarity judgments.",
        "emolib.emollm.vectors.pc_correlations", "valence_arousal"),
     _d(_VALENCE, "Steering.", "Probe weights added to cached attention values in all layers; no control; little "
        "signal reported.",
-       "A unit direction added to the residual stream of one layer, scaled to its typical norm; the valence "
-       "log-odds shift against random directions, with CIs and a held-out choice of alpha.",
-       "emolib.emollm.steering.dose_response", "valence_arousal"),
+       "A unit direction added to the residual stream of one layer, scaled to its typical size; the valence "
+       "log-odds shift against 200 random directions, emotion contrasts that are not valence and the direction with "
+       "the read-out words' unembedding projected out, on held-out prompts, with a dose-response slope and a "
+       "behavioural read-out from greedy continuations.",
+       "emolib.emollm.steering_run.steering_with_controls", "valence_arousal"),
 ]
 
 

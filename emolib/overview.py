@@ -48,7 +48,8 @@ CLAIM_ROWS = {
     "masks": ("Silencing attribute units hurts more than random units ([chapter](backbone_silencing.md))", "yes"),
     "weights": ("Damage follows the attribute's human weight ([chapter](backbone_silencing.md))",
                 "yes (negative rho)"),
-    "valence": ("Valence is linearly decodable beyond the adjective ([chapter](valence_arousal.md))",
+    "valence": ("Negation flips the model's own valence axis: a probe of plain templates reads negated ones "
+                "([chapter](valence_arousal.md))",
                 "Emo_LLM: probes decode valence and arousal"),
 }
 
@@ -58,19 +59,19 @@ def _record_path() -> Path | None:
     return Path(build) / RECORD_FILE if build else None
 
 
-def record(section: str, cells: Mapping[str, str], backbone: str, profile: str) -> Path | None:
+def record(section: str, cells: Mapping[str, str], backbone: str, profile: str) -> None:
     """Record a chapter's conclusions (claim id -> text) for the intro; a no-op outside ``emolib book``.
 
-    Sections of one build merge; recording a section again replaces it. Returns the file, or None.
+    Sections of one build merge; recording a section again replaces it. Returns nothing, so a chapter cell that
+    ends with it shows no output (a returned path would print the build machine's staging folder on the page).
     """
     path = _record_path()
     if path is None:
-        return None
+        return
     current = recorded() or {}
     current[section] = {"backbone": str(backbone), "profile": str(profile), "cells": dict(cells)}
     atomic_write_text(path, json.dumps(current, indent=2))
     logger.info("recorded %s for the summary in %s", section, path)
-    return path
 
 
 def recorded() -> dict[str, dict] | None:
@@ -150,16 +151,21 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
     return cells
 
 
-def valence_cell(probe: float, lexical: float, control: float, margin: float = 0.02) -> dict[str, str]:
-    """The intro's valence cell from the chapter's E1 probe, its lexical baseline and its random-label control.
+def valence_cell(facts: Mapping[str, float | str]) -> dict[str, str]:
+    """The intro's valence cell from the chapter's claim (:func:`emolib.findings.valence_findings`): a probe fitted on
+    plain templates, read on the negated templates of held-out adjective families, by the verdict's three-way rule.
 
     Example:
-        >>> valence_cell(0.71, 0.70, 0.5)["valence"]
-        '**does not hold**: probe 0.710 against the lexical baseline 0.700 (random labels: 0.500)'
+        >>> valence_cell({"verdict": "does not hold", "reason": "", "transfer": 0.47, "gain_low": -0.07,
+        ...               "gain_high": 0.01, "p_text": "p = 0.900", "n_families": 169, "centred": 0.982,
+        ...               "uncomposed": 0.987})["valence"]
+        "**does not hold** (plain-to-negated transfer 0.470, 0.430 to 0.510, p = 0.900, 169 families; the probe reads Emo_LLM's label at 0.982 and the adjective's own list at 0.987)"
     """
-    label = "holds" if probe - lexical > margin and probe > control else "does not hold"
-    return {"valence": f"**{label}**: probe {probe:.3f} against the lexical baseline {lexical:.3f} "
-                       f"(random labels: {control:.3f})"}
+    reason = f"; {facts['reason']}" if facts.get("reason") else ""
+    return {"valence": f"**{facts['verdict']}** (plain-to-negated transfer {facts['transfer']:.3f}, "
+                       f"{0.5 + float(facts['gain_low']):.3f} to {0.5 + float(facts['gain_high']):.3f}, "
+                       f"{facts['p_text']}, {facts['n_families']} families; the probe reads Emo_LLM's label at "
+                       f"{facts['centred']:.3f} and the adjective's own list at {facts['uncomposed']:.3f}{reason})"}
 
 
 def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,

@@ -238,19 +238,33 @@ class VectorSettings:
 
 @dataclass(frozen=True)
 class SteeringSettings:
-    """Steering: alphas (units of the typical residual norm), random directions, prompts used."""
+    """Steering: alphas (units of the typical residual norm), random directions, prompts used.
+
+    ``n_random`` random directions are read at every alpha on the held-out half of the prompts (the floor of
+    ``p_random`` is ``1 / (n_random + 1)``); the first ``n_select`` of them also on the half that chooses each
+    direction's alpha. ``slope_range``: the dose-response slope is fitted over ``0 < |alpha| <= slope_range``.
+    ``n_behaviour_random``: random directions whose greedy continuations are scored beside the valence direction's.
+    """
 
     alphas: tuple[float, ...] = (-2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-    n_random: int = 100
+    n_random: int = 1000
     n_prompts: int | None = None
     max_new_tokens: int = 30
+    n_select: int = 20
+    slope_range: float = 0.5
+    n_behaviour_random: int = 4
 
     def __post_init__(self) -> None:
         _require(len(self.alphas) > 0 and all(math.isfinite(a) for a in self.alphas),
                  f"alphas must be a non-empty list of finite numbers, got {list(self.alphas)!r}")
         _require(isinstance(self.n_random, int) and self.n_random >= 0, f"n_random must be >= 0, got {self.n_random!r}")
         _optional_size(self, "n_prompts", minimum=2)
-        _positive(self, "max_new_tokens")
+        _positive(self, "max_new_tokens", "n_select")
+        _require(isinstance(self.slope_range, (int, float)) and math.isfinite(self.slope_range) and self.slope_range > 0
+                 and any(0 < abs(a) <= self.slope_range for a in self.alphas),
+                 f"slope_range must be > 0 and include a nonzero alpha, got {self.slope_range!r}")
+        _require(isinstance(self.n_behaviour_random, int) and self.n_behaviour_random >= 0,
+                 f"n_behaviour_random must be >= 0, got {self.n_behaviour_random!r}")
 
 
 #: Stage name -> settings class.
@@ -296,11 +310,12 @@ _TABLE: dict[tuple[str, str], Any] = {
     ("vectors", "quick"): VectorSettings(n_per_emotion=30, max_length=64, n_boot=2000, n_perm=2000),
     ("vectors", "smoke"): VectorSettings(n_per_emotion=3, split="dev", max_length=32, n_boot=200, n_perm=200),
     ("steering", "paper"): SteeringSettings(),
-    ("steering", "standard"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=20,
+    ("steering", "standard"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=200,
                                                n_prompts=16, max_new_tokens=16),
-    ("steering", "quick"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=20,
+    ("steering", "quick"): SteeringSettings(alphas=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0), n_random=200,
                                             n_prompts=16, max_new_tokens=16),
-    ("steering", "smoke"): SteeringSettings(alphas=(-1.0, 0.0, 1.0), n_random=3, n_prompts=4, max_new_tokens=4),
+    ("steering", "smoke"): SteeringSettings(alphas=(-1.0, 0.0, 1.0), n_random=3, n_prompts=4, max_new_tokens=4,
+                                            n_select=3, slope_range=1.0, n_behaviour_random=1),
 }
 #: Emotions a profile trains when none are given (the searchlight always needs all 27).
 _DEFAULT_EMOTIONS: dict[str, tuple[str, ...] | None] = {"smoke": ("grief", "joy")}

@@ -300,17 +300,33 @@ def _backbone(out: Path, backbone: str = "smollm2-135m", profile: str = "quick",
 
 def _valence(out: Path, backbone: str = "smollm2-135m", profile: str = "quick", sample_seed: int = 0,
              device: str = "auto") -> list[Path]:
-    """``probe_results.csv`` (``scale, experiment, variant, features, layer, accuracy, ci_low, ci_high``),
-    then the emotion-vector and steering tables (``emotion_vector_pcs.csv``, ``emotion_vector_rsa.csv``,
-    ``steering.csv``, ``steering_best.csv``, ``steering_examples.csv``)."""
-    from emolib.emollm import analysis, probes, prompts
+    """The probe tables, then the emotion-vector and steering tables:
+
+    - ``probe_results.csv``: repeated splits (``scale, experiment, variant, features, layer, accuracy, ci_low,
+      ci_high``), descriptive;
+    - ``probe_families.csv``: families held out once, accuracies per layer and at the nested layer with
+      family-bootstrap intervals, on all, negated and plain templates (the additive no-oracle baseline and the oracle
+      beside the probe);
+    - ``probe_gains.csv``: the probe against each baseline paired over families, the claim's verdict;
+    - ``probe_memorisation.csv``: E3 alone; ``probe_divergent.csv``: the divergent templates;
+    - ``emotion_vector_pcs.csv``, ``emotion_vector_rsa.csv``, ``steering*.csv``.
+    """
+    from emolib.emollm import analysis, composition, divergent, probes, prompts
     from emolib.model.backbones import load_backbone
 
     settings = profiles.settings("probes", profile)
     bb = load_backbone(backbone, device=device)
-    results = probes.run_probes(prompts.probe_data(bb, settings), n_repeats=settings.n_repeats, seed=sample_seed,
-                                layers=prompts.probe_layers(bb.n_layers, settings))
-    files = [atomic_write_csv(probes.summarise(results), out / "probe_results.csv")]
+    data = prompts.probe_data(bb, settings)
+    layers = prompts.probe_layers(bb.n_layers, settings)
+    summary = probes.summarise(probes.run_probes(data, n_repeats=settings.n_repeats, seed=sample_seed, layers=layers))
+    inference = composition.probe_inference(data, layers=layers, seed=sample_seed)
+    diverging = divergent.divergent_accuracy(data["valence"], divergent.divergent_data(bb, settings),
+                                             composition.nested_layer(inference.cv), seed=sample_seed)
+    files = [atomic_write_csv(summary, out / "probe_results.csv"),
+             atomic_write_csv(inference.summary, out / "probe_families.csv"),
+             atomic_write_csv(inference.gains, out / "probe_gains.csv"),
+             atomic_write_csv(composition.memorisation_table(summary).reset_index(), out / "probe_memorisation.csv"),
+             atomic_write_csv(diverging, out / "probe_divergent.csv")]
     tables = analysis.vectors_and_steering(bb, profile, sample_seed, device=bb.device)
     names = {"pcs": "emotion_vector_pcs.csv", "rsa": "emotion_vector_rsa.csv", "steering": "steering.csv",
              "best": "steering_best.csv", "examples": "steering_examples.csv"}

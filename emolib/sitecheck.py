@@ -3,7 +3,10 @@
 Each page is opened once from a copy that carries a ``<base>`` pointing at the build (so the build is not
 touched) and a small script that, after the page has loaded, reports to the console what the page shows:
 images that did not load, resources fetched from outside the build, figures without a caption, outputs
-holding a traceback, an error or a warning, output text or tables wider than their column, and script errors. A screenshot of the page is saved at the same time.
+holding a traceback, an error or a warning, output text or tables wider than their column, script errors, raw
+values as an output (a Python repr: ``PosixPath('…')``, ``<… object at 0x…>``, ``array(…)``) and absolute paths
+of the building machine anywhere in the page's text (artifact root, staging folder, home, site-packages,
+``/tmp``). A screenshot of the page is saved at the same time.
 Chromium is Debian's ``chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it).
 
 Example:
@@ -22,13 +25,28 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PageReport", "find_chromium", "check_page", "check_site", "site_pages"]
+__all__ = ["PageReport", "find_chromium", "check_page", "check_site", "site_pages", "RAW_VALUE", "LOCAL_PATH",
+           "local_prefixes", "local_path_pattern"]
 
 logger = logging.getLogger(__name__)
+
+#: a Python repr shown as a cell's output (or a glued value) instead of a formatted value: a path, an object
+#: without a repr of its own, a NumPy array or scalar, a tensor. Python and JavaScript read it alike.
+RAW_VALUE = (r"\b(?:Pure)?(?:Posix|Windows)?Path\(|<[^<>\n]{1,160}? at 0x[0-9a-fA-F]+>"
+             r"|\b(?:array|tensor|np\.(?:float|int|uint|complex)\d+|np\.str_)\(|\bnp\.(?:True|False)_")
+#: not inside a URL or a longer path: what may come just before an absolute path
+_START = r"(?<![\w:/.~%\\-])"
+#: the rest of a path, up to a space, quote, bracket or separator (a full stop or colon after it is not part of it)
+_REST = r"(?:[^\s'\"<>()\[\]{},;`.:!?]|[.:!?](?=[^\s'\"<>()\[\]{},;`]))*"
+#: absolute paths of any building machine: home folders, temporary folders, installed packages (POSIX or Windows)
+LOCAL_PATH = (_START + r"(?:/(?:home|root|tmp|Users|private/var|var/folders)(?=/)|/[^\s'\"<>]*?/(?:site|dist)-packages"
+              r"(?![\w-])|[A-Za-z]:\\(?:Users|Windows|Program Files)\\)" + _REST)
 
 _TAG = "EMOBOOK-CHECK"
 _PROBE = r"""
@@ -69,9 +87,23 @@ window.addEventListener("load", function () { setTimeout(function () {
       wide.push(line.trim().slice(0, 120) + " (" + el.scrollWidth + " px in " + box.clientWidth + " px)");
     }
   });
+  // raw values: a Python repr as an output (the cell's code is not an output); local paths: anywhere in the text
+  var config = __CONFIG__, rawValue = new RegExp(config.raw), raw = [], paths = [];
+  document.querySelectorAll(".cell_output, .output, [class*=pasted]").forEach(function (el) {
+    el.textContent.split("\n").forEach(function (line) {
+      if (rawValue.test(line)) raw.push(line.trim().slice(0, 200));
+    });
+  });
+  // the page's text as laid out (lines between blocks), collapsed code included: opened just to be read
+  var closed = Array.from(document.querySelectorAll("details:not([open])"));
+  closed.forEach(function (d) { d.open = true; });
+  var text = document.body.innerText;
+  closed.forEach(function (d) { d.open = false; });
+  (text.match(new RegExp(config.paths, "g")) || []).forEach(function (p) { paths.push(p.slice(0, 200)); });
   var report = {title: document.title, network: Array.from(new Set(network)), broken_images: broken,
                 uncaptioned: uncaptioned, output_errors: errors, output_warnings: warnings, too_wide: wide,
                 script_errors: window.__emobookErrors,
+                raw_values: Array.from(new Set(raw)), local_paths: Array.from(new Set(paths)),
                 images: document.images.length, figures: document.querySelectorAll("figure").length};
   console.log("__TAG__ " + btoa(unescape(encodeURIComponent(JSON.stringify(report)))));
 }, 500); });
@@ -94,12 +126,14 @@ class PageReport:
     output_warnings: list[str] = field(default_factory=list)
     too_wide: list[str] = field(default_factory=list)
     script_errors: list[str] = field(default_factory=list)
+    raw_values: list[str] = field(default_factory=list)
+    local_paths: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
     @property
     def problems(self) -> list[str]:
         """One line per problem (network use, broken image, uncaptioned figure, error or warning in an output,
-        text wider than its column, script error)."""
+        text wider than its column, script error, raw value as an output, path of the building machine)."""
         out = [f"needs the network: {u}" for u in self.network]
         out += [f"broken image: {u}" for u in self.broken_images]
         out += [f"figure without a caption: {u}" for u in self.uncaptioned]
@@ -107,6 +141,8 @@ class PageReport:
         out += [f"warning in an output: {t!r}" for t in self.output_warnings]
         out += [f"wider than its column: {t!r}" for t in self.too_wide]
         out += [f"script error: {t}" for t in self.script_errors]
+        out += [f"raw value as an output: {t!r}" for t in self.raw_values]
+        out += [f"path of the building machine: {t!r}" for t in self.local_paths]
         return out
 
 
@@ -117,6 +153,55 @@ def find_chromium() -> str | None:
         if path:
             return path
     return None
+
+
+def local_prefixes(html: str | os.PathLike | None = None) -> list[str]:
+    """Absolute paths of this machine that no page may show: the artifact root (``$EMOLIB_ARTIFACTS`` or the
+    default), the build's staging folder (``$EMOLIB_BUILD_DIR``), the data folder, the repository, the home
+    folder, the temporary folder, site-packages and, given a build's ``html`` folder, the build folder above it
+    (which holds the staging folder). ``/`` alone is never one.
+    """
+    from emolib.artifacts import artifact_root
+
+    candidates: list[str | os.PathLike | None] = [
+        artifact_root(), os.environ.get("EMOLIB_ARTIFACTS"), os.environ.get("EMOLIB_BUILD_DIR"),
+        os.environ.get("EMOLIB_DATA"), Path(__file__).resolve().parent.parent, Path.home(), tempfile.gettempdir(),
+        sys.prefix, *_install_paths(), Path(html).resolve().parent if html is not None else None]
+    out: set[str] = set()
+    for candidate in filter(None, candidates):
+        path = Path(candidate)
+        for form in (path, path.resolve()):
+            if form.is_absolute() and len(form.parts) > 1 and str(form) not in ("/usr", "/usr/local"):
+                out.add(str(form))
+    return sorted(out, key=len, reverse=True)
+
+
+def _install_paths() -> list[str]:
+    """The folders this interpreter installs packages in (site-packages, purelib, platlib)."""
+    import site
+    import sysconfig
+
+    paths = [sysconfig.get_path(name) for name in ("purelib", "platlib")]
+    return [p for p in dict.fromkeys(paths + list(getattr(site, "getsitepackages", list)())) if p]
+
+
+def local_path_pattern(prefixes: Iterable[str] = ()) -> str:
+    """A regular expression (Python and JavaScript alike) for :data:`LOCAL_PATH` and any path under ``prefixes``.
+
+    A URL (``https://github.com/home/…``) or a relative path is not matched.
+
+    Example:
+        >>> pattern = re.compile(local_path_pattern(["/srv/build"]))
+        >>> [m.group() for m in pattern.finditer("in /srv/build/x.json, ~/.cache and https://a.org/tmp/x")]
+        ['/srv/build/x.json']
+        >>> [m.group() for m in pattern.finditer("see /tmp/run/staging.json. Not /srv/buildings")]
+        ['/tmp/run/staging.json']
+    """
+    escaped = [re.sub(r"[\\^$.|?*+()\[\]{}]", r"\\\g<0>", p.rstrip("/\\")) for p in prefixes]
+    escaped = sorted(filter(None, escaped), key=len, reverse=True)
+    if not escaped:
+        return LOCAL_PATH
+    return LOCAL_PATH + "|" + _START + "(?:" + "|".join(escaped) + r")(?![\w-]|\.[\w-])" + _REST
 
 
 def site_pages(html: str | os.PathLike) -> list[Path]:
@@ -134,8 +219,12 @@ def site_pages(html: str | os.PathLike) -> list[Path]:
 
 
 def check_page(page: Path, screenshot: Path | None = None, chromium: str | None = None,
-               timeout: float = 120.0, width: int = 1280, height: int = 1800) -> PageReport:
+               timeout: float = 120.0, width: int = 1280, height: int = 1800,
+               forbidden: Iterable[str] | None = None) -> PageReport:
     """Open ``page`` in headless Chromium without network; report what it showed and save a screenshot.
+
+    ``forbidden``: absolute paths that the page's text may not contain (default :func:`local_prefixes`), beside
+    those of :data:`LOCAL_PATH`.
 
     Raises:
         FileNotFoundError: no Chromium is installed.
@@ -148,7 +237,9 @@ def check_page(page: Path, screenshot: Path | None = None, chromium: str | None 
     text = page.read_text()
     base = f'<base href="{page.parent.as_uri()}/">'
     text = re.sub(r"(<head[^>]*>)", lambda m: m.group(1) + base, text, count=1)
-    text = text.replace("</body>", _PROBE + "</body>", 1) if "</body>" in text else text + _PROBE
+    config = {"raw": RAW_VALUE, "paths": local_path_pattern(local_prefixes() if forbidden is None else forbidden)}
+    probe = _PROBE.replace("__CONFIG__", json.dumps(config).replace("</", "<\\/"))
+    text = text.replace("</body>", probe + "</body>", 1) if "</body>" in text else text + probe
     with tempfile.TemporaryDirectory(prefix="emobook-check-") as tmp:
         copy = Path(tmp) / page.name
         copy.write_text(text)
@@ -174,19 +265,21 @@ def check_page(page: Path, screenshot: Path | None = None, chromium: str | None 
 
 
 def check_site(html: str | os.PathLike, screenshots: str | os.PathLike | None = None,
-               chromium: str | None = None) -> dict[str, list[str]]:
+               chromium: str | None = None, forbidden: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Check every page of a built book; returns ``{page: problems}`` for the pages with problems.
 
     Args:
         html: the HTML folder of a build (``_build/html``).
         screenshots: folder for one PNG per page, named by its path (``book-data.png``); None: none.
+        forbidden: absolute paths no page may show (default: :func:`local_prefixes` of ``html``).
     """
     html = Path(html)
+    forbidden = local_prefixes(html) if forbidden is None else list(forbidden)
     bad = {}
     for page in site_pages(html):
         rel = page.relative_to(html).with_suffix("").as_posix()
         shot = Path(screenshots) / f"{rel.replace('/', '-')}.png" if screenshots is not None else None
-        report = check_page(page, shot, chromium)
+        report = check_page(page, shot, chromium, forbidden=forbidden)
         if report.problems:
             bad[rel] = report.problems
     return bad

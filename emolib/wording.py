@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 __all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
-           "count_sentence", "equal_sentence", "confound_sentence", "lexical_sentence", "baseline_sentence",
+           "count_sentence", "equal_sentence", "confound_sentence", "baseline_sentence", "transfer_sentence", "uncomposed_sentence",
+           "oracle_sentence", "divergent_sentence",
            "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence",
            "reliability_sentence", "partial_global_sentence"]
 
@@ -104,20 +105,87 @@ def confound_sentence(rule_accuracy: float, transfer: float, threshold: float = 
     return "Valence explains little of the arousal labels: the arousal set is not a disguised valence set."
 
 
-def lexical_sentence(probe: float, lexical: float, margin: float = 0.02) -> str:
-    """The in-context probe's held-out-adjective accuracy read against the lexical baseline.
+def transfer_sentence(accuracy: float, low: float, high: float, p: str, n_families: int, verdict: str,
+                      reason: str = "") -> str:
+    """The claim of the valence row: a probe fitted on plain templates, read on the negated templates of held-out
+    adjective families (right only if negation flips the model's own valence axis).
 
     Example:
-        >>> lexical_sentence(0.71, 0.70)
-        "The probe does no better than the adjective's own sentiment plus the negation flag (0.710 against 0.700): it shows no inference about the character."
-        >>> lexical_sentence(0.85, 0.70)
-        "The probe beats the adjective's own sentiment plus the negation flag (0.850 against 0.700): the context adds to the word."
+        >>> transfer_sentence(0.9, 0.85, 0.95, "p < 0.001", 169, "holds")
+        "Negation flips the model's own valence axis: a probe fitted on plain templates reads the negated templates of adjective families it never saw at 0.900 (0.850 to 0.950, 169 families, p < 0.001; chance 0.50): **holds**."
+        >>> transfer_sentence(0.47, 0.43, 0.51, "p = 0.9", 169, "does not hold").split(": ")[-1]
+        '**does not hold**. Negation does not flip the valence axis the probe finds in plain templates.'
     """
-    if probe - lexical > margin:
-        return (f"The probe beats the adjective's own sentiment plus the negation flag ({probe:.3f} against "
-                f"{lexical:.3f}): the context adds to the word.")
-    return (f"The probe does no better than the adjective's own sentiment plus the negation flag ({probe:.3f} "
-            f"against {lexical:.3f}): it shows no inference about the character.")
+    numbers = f"{accuracy:.3f} ({low:.3f} to {high:.3f}, {n_families} families, {p}; chance 0.50)"
+    if verdict == "holds":
+        return ("Negation flips the model's own valence axis: a probe fitted on plain templates reads the negated "
+                f"templates of adjective families it never saw at {numbers}: **holds**.")
+    why = f" ({reason})" if reason else ""
+    tail = " It keeps the adjective's own sign there." if high < 0.5 else ""
+    return (f"A probe fitted on plain templates reads the negated templates of adjective families it never saw at "
+            f"{numbers}: **{verdict}**{why}. Negation does not flip the valence axis the probe finds in plain "
+            f"templates.{tail}")
+
+
+def uncomposed_sentence(composed: float, uncomposed: float) -> str:
+    """Emo_LLM's label (valence flipped by negation) against the adjective's own list, both decoded by the same probe.
+
+    Example:
+        >>> uncomposed_sentence(0.982, 0.987)
+        "The rigorous probe decodes Emo_LLM's label (the adjective's valence, flipped by negation) at 0.982 for adjective families it never saw, and the adjective's own list, negation ignored, at 0.987: decoding either label shows a valence code that depends on the template, whose sign the training labels set; it does not show that negation is composed."
+    """
+    return (f"The rigorous probe decodes Emo_LLM's label (the adjective's valence, flipped by negation) at "
+            f"{composed:.3f} for adjective families it never saw, and the adjective's own list, negation ignored, at "
+            f"{uncomposed:.3f}: decoding either label shows a valence code that depends on the template, whose sign "
+            "the training labels set; it does not show that negation is composed.")
+
+
+def oracle_sentence(gain: float, low: float, high: float, margin: float = 0.03) -> str:
+    """The rigorous probe against the oracle that reads the adjective alone and is told each template's negation flag;
+    "matches" needs the interval inside +-``margin``.
+
+    Example:
+        >>> oracle_sentence(-0.001, -0.020, 0.022)
+        'It matches an oracle that reads the adjective alone and is told the negation flag (difference -0.001, -0.020 to 0.022, within +-0.03).'
+        >>> oracle_sentence(-0.1, -0.15, -0.05).split(" (")[0]
+        'It falls short of an oracle that reads the adjective alone and is told the negation flag'
+    """
+    numbers = f"difference {gain:+.3f}, {low:.3f} to {high:.3f}"
+    oracle = "an oracle that reads the adjective alone and is told the negation flag"
+    if high < 0:
+        return f"It falls short of {oracle} ({numbers})."
+    if low > 0:
+        return f"It beats {oracle} ({numbers})."
+    if -margin <= low and high <= margin:
+        return f"It matches {oracle} ({numbers}, within +-{margin:.2f})."
+    return f"It is neither reliably above nor below {oracle} ({numbers})."
+
+
+def divergent_sentence(matched: float, opposite: float, spread: tuple[float, float] | None = None, high: float = 0.7,
+                       low: float = 0.3) -> str:
+    """What the probe reads on templates where the character feels the same as / the opposite of the adjective.
+
+    Example:
+        >>> divergent_sentence(0.63, 0.81)
+        "On templates where the character feels the opposite of the adjective without a negation word, the probe agrees with the character's state on 0.810 (matched templates: 0.630): these templates cannot separate an inference about the character from the sentence's words."
+        >>> divergent_sentence(0.9, 0.1).split(": ")[-1]
+        'the probe follows the adjective, not the character.'
+        >>> divergent_sentence(0.9, 0.1, (0.27, 0.96)).endswith("(one template to the next: 0.270 to 0.960).")
+        True
+    """
+    head = (f"On templates where the character feels the opposite of the adjective without a negation word, the probe "
+            f"agrees with the character's state on {opposite:.3f} (matched templates: {matched:.3f}): ")
+    if matched >= high and opposite >= high:
+        text = head + ("it follows the character through the contrast, though the opposite templates carry contrast "
+                       "words (but, opposite, reverse, except) that the matched ones lack, so a contrast cue could "
+                       "do the same.")
+    elif matched >= high and opposite <= low:
+        text = head + "the probe follows the adjective, not the character."
+    else:
+        text = head + "these templates cannot separate an inference about the character from the sentence's words."
+    if spread is not None:
+        text = text[:-1] + f" (one template to the next: {spread[0]:.3f} to {spread[1]:.3f})."
+    return text
 
 
 def baseline_sentence(paper_n: int, pooled_n: int, total: int) -> str:

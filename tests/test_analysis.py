@@ -8,6 +8,7 @@ import pytest
 
 from emolib import profiles
 from emolib.emollm import analysis as A
+from emolib.emollm import steering_controls
 from emolib.emollm import vectors as E
 
 
@@ -18,18 +19,24 @@ def steering_result():
 
 def test_vectors_and_steering_gives_every_table(steering_result):
     r = steering_result
-    assert r.layer == 1  # the headline layer of a 2-layer model: n_layers // 2
+    assert r.layer == 1  # the headline layer of a 2-layer model: (2 * n_layers) // 3
     assert list(r.pcs.columns) == ["layer", "pc", "human_scale", "r", "ci_low", "ci_high"]
     assert set(r.pcs["layer"]) == {0, 1} and len(r.headline) == 4
     assert {"ci_low_fixed_pca", "ci_high_fixed_pca"} <= set(r.headline.columns)
     assert list(r.steering.columns) == ["direction", "layer", "alpha", "effect", "ci_low", "ci_high"]
-    assert set(r.steering["direction"]) == {"emotion PC1", "joy - sadness", "valence probe", "random"}
+    valence = {"emotion PC1", "joy - sadness", "valence probe"}
+    contrasts = {f"{a} - {b}" for a, b in steering_controls.CONTROL_CONTRASTS}
+    projected = {steering_controls.projected_name(n) for n in valence}
+    assert set(r.steering["direction"]) == valence | contrasts | projected | {"random"}
     assert (r.steering["layer"] == 1).all()
     n_random = profiles.settings("steering", "smoke").n_random
     assert r.shifts.query("direction == 'random'")["draw"].nunique() == n_random
-    assert set(r.best["direction"]) == {"emotion PC1", "joy - sadness", "valence probe"}
+    assert set(r.best.query("role == 'valence'")["direction"]) == valence
+    assert (r.best["n_random"] == n_random).all() and set(r.best["alpha_of"]) == valence
+    assert set(r.controls.slopes["direction"]) == valence | contrasts | projected
+    assert set(r.controls.behaviour["direction"]) == {"emotion PC1", "emotion PC1 (projected)", "random"} | contrasts
     assert sorted(r.examples["alpha"].unique())[1] == 0.0 and r.examples["continuation"].map(len).gt(0).all()
-    assert set(r.seconds) == {"emotion vectors", "PC correlations", "RSA", "steering", "examples"}
+    assert set(r.seconds) == {"emotion vectors", "PC correlations", "RSA", "steering", "continuations"}
 
 
 def test_vectors_and_steering_is_deterministic_and_validates(steering_result):
@@ -60,7 +67,7 @@ def _summary(rows):
 def test_best_layers_and_the_probe_comparison_pick_the_rigorous_best_layer():
     rows = []
     for layer, centred in ((0, 0.6), (1, 0.8), (2, 0.7)):
-        for variant, acc in (("faithful", 0.9), ("grouped", 0.85), ("centred", centred), ("lexical", 0.75),
+        for variant, acc in (("faithful", 0.9), ("grouped", 0.85), ("centred", centred), ("oracle", 0.75),
                              ("random-label", 0.5)):
             rows.append(("valence", "E1", variant, "residual", layer, acc + 0.01 * layer, 0, 1))
         rows.append(("valence", "E3", "random-label", "residual", layer, 0.9, 0, 1))
@@ -70,9 +77,10 @@ def test_best_layers_and_the_probe_comparison_pick_the_rigorous_best_layer():
     assert best.to_dict("records") == [{"scale": "valence", "features": "residual", "layer": 1}]
     table = A.probe_comparison(summary)
     row = table.iloc[0]
-    assert row["layer"] == 1 and row["centred E1"] == pytest.approx(0.81) and row["random-label E3"] == 0.9
-    assert row["centred - lexical"] == pytest.approx(0.81 - 0.76)
+    assert row["layer"] == 1 and row["centred E1"] == pytest.approx(0.81) and "random-label E3" not in row
+    assert row["centred - oracle"] == pytest.approx(0.81 - 0.76)
     cells = A.best_layer_table(summary)
+    assert "E3" not in cells.columns  # E3 is a memorisation check, in a table of its own
     assert ("valence", "value", "faithful (all layers)", "all") in cells.index
     with pytest.raises(ValueError, match="no per-layer rows of variant 'nope'"):
         A.best_layers(summary, ("nope", "E1"))

@@ -172,6 +172,16 @@ def test_grouped_split_keeps_families_on_one_side():
         assert held and not held & set(frame.loc[split == "train", col])
 
 
+def test_grouped_split_draws_e3_by_key_so_duplicates_never_straddle():
+    frame, _ = _toy_frame()
+    frame = pd.concat([frame, frame.iloc[::3]], ignore_index=True)  # duplicate entries share a key
+    for seed in range(5):
+        split = probes.grouped_split(frame, seed=seed)
+        sets_per_key = pd.Series(split).groupby(frame["key"].to_numpy()).agg(lambda v: set(v))
+        straddle = sets_per_key.map(lambda v: "E3" in v and "train" in v)
+        assert (split == "E3").any() and not straddle.any()
+
+
 def test_fit_logistic_fits_each_problem_as_sklearn():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2, 200, 6))
@@ -219,7 +229,7 @@ def test_probes_find_a_planted_signal_and_baselines_stay_at_chance():
     results = probes.run_probes(data, n_repeats=2, seed=0, features=["value"])
     table = probes.summarise(results).set_index(["variant", "experiment", "layer"])["accuracy"]
     assert table[("faithful", "E1", "all")] > 0.9 and table[("grouped", "E2", 0)] > 0.9
-    assert table[("lexical", "E1", 0)] > 0.9  # the lexical baseline knows the list and the negation flag
+    assert table[("oracle", "E1", 0)] > 0.9  # the oracle knows the list and the negation flag
     assert 0.2 < table[("random-label", "E1", 0)] < 0.8
     assert set(results["variant"]) == set(probes.VARIANTS)
     with pytest.raises(ValueError, match="valid choices"):

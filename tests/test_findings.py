@@ -38,27 +38,37 @@ def test_wording_changes_with_the_numbers():
     assert wording.format_p(0.0) == "p < 0.0001" and wording.format_p(0.2) == "p = 0.200"
     assert "disguised" in wording.confound_sentence(0.569, 0.544)
     assert "reading valence" in wording.confound_sentence(0.95, 0.6)
-    assert "no better" in wording.lexical_sentence(0.70, 0.70) and "beats" in wording.lexical_sentence(0.9, 0.7)
+    assert wording.transfer_sentence(0.9, 0.8, 0.95, "p = 0.001", 50, "holds").endswith("**holds**.")
+    assert "keeps the adjective's own sign" in wording.transfer_sentence(0.3, 0.2, 0.4, "p = 1", 50, "does not hold")
+    assert "does not show that negation is composed" in wording.uncomposed_sentence(0.98, 0.99)
     assert "smallest value" in wording.random_floor_sentence("x", 1 / 21, 20)
     assert "no more" in wording.random_floor_sentence("x", 0.5, 20)
     assert wording.count_sentence(14, 14, "attributes are reliable", "are not") == "All 14 attributes are reliable."
 
 
-def test_valence_findings_read_the_confound_from_the_counts():
+def test_valence_findings_read_the_claim_and_the_confound_from_the_numbers():
+    from emolib.emollm import composition
+    from test_families import _synthetic
+
+    data = {"valence": _synthetic(n_adj=40)}
+    inference = composition.probe_inference(data, n_splits=4, inner_splits=2, n_boot=100, n_perm=199)
     comparison = pd.DataFrame([{"scale": "valence", "features": "residual", "layer": 3, "faithful E1": 0.9,
-                                "centred E1": 0.71, "lexical E1": 0.70, "random-label E1": 0.5,
-                                "random-label E3": 0.8, "centred - lexical": 0.01}])
+                                "centred E1": 0.71, "oracle E1": 0.70, "random-label E1": 0.5,
+                                "centred - oracle": 0.01}])
+    divergent = pd.DataFrame({"kind": ["matched", "opposite"], "template": "all", "accuracy": [0.9, 0.1]})
     crosstab = pd.DataFrame({"negative": [10, 14], "positive": [24, 24], "none": [3, 4]}, index=["high", "low"])
-    facts = findings.valence_findings(comparison, crosstab, {"accuracy": 0.569},
+    facts = findings.valence_findings(inference, divergent, comparison, crosstab, {"accuracy": 0.569},
                                       {"all arousal prompts": 0.544, "arousal words not in the valence lists": 0.5})
     assert (facts["positive_low"], facts["positive_high"]) == (24, 24)
     assert "not a disguised valence set" in facts["confound_sentence"]
-    assert "no better" in facts["lexical_sentence"]
+    assert facts["verdict"] == "holds" and facts["transfer_sentence"].endswith("**holds**.")  # negation flips here
+    assert facts["layer"] == 1 and "follows the adjective" in facts["divergent_sentence"]
+    assert facts["p_text"].startswith("p <= 5.0e-03 (the floor of 199 sign flips)")
 
 
 def test_profile_reach_states_the_floor_of_each_permutation_p():
     reach = findings.profile_reach("quick")
-    assert reach.loc["steering", "smallest p"].startswith("1/21")
+    assert reach.loc["steering", "smallest p"].startswith("1/201")
     assert "12" in reach.loc["prompt accuracy", "setting"]
 
 
@@ -107,3 +117,52 @@ def test_the_partial_global_sentence_sets_the_null_prompts_beside_and_is_empty_w
     assert "p = 0.008" in text and "p = 0.033 with null prompts" in text
     assert "null prompts)" not in wording.partial_global_sentence(0.008, float("nan"))
     assert wording.partial_global_sentence(float("nan"), 0.03) == ""
+
+
+def _steering_tests(effect: float, control: float, projected: float, vs_projected: tuple[float, float, float]):
+    """A held_out_tests frame: one valence direction, one contrast and its projected version at its alpha."""
+    base = {"layer": 12, "alpha": 0.5, "ci_low": 0.0, "ci_high": 0.0, "random_mean": 0.0, "random_low": -1.0,
+            "random_high": 1.0, "n_random": 200, "n_prompts": 8}
+    rows = [base | {"direction": "emotion PC1", "role": "valence", "alpha_of": "emotion PC1", "effect": effect,
+                    "z": effect, "p_random": 1 / 201 if effect > 1 else 0.3,
+                    "p_controls": 1 / 3 if effect > control else 1.0,
+                    "n_controls": 2, "control_max": max(control, projected), "vs_contrasts": effect - control,
+                    "vs_contrasts_low": effect - control - 0.1, "vs_contrasts_high": effect - control + 0.1,
+                    "vs_projected": vs_projected[0], "vs_projected_low": vs_projected[1],
+                    "vs_projected_high": vs_projected[2]},
+            base | {"direction": "sadness - fear", "role": "contrast", "alpha_of": "emotion PC1", "effect": control,
+                    "z": control, "p_random": 0.4},
+            base | {"direction": "emotion PC1 (projected)", "role": "projected", "alpha_of": "emotion PC1",
+                    "effect": projected, "z": projected, "p_random": 0.2}]
+    return pd.DataFrame(rows)
+
+
+def test_steering_findings_read_the_controls_honestly():
+    above = findings.steering_findings(_steering_tests(2.0, 0.3, 1.9, (0.1, -0.2, 0.4)), 200)
+    assert "more than all 200 random directions" in above["sentence"] and above["p_random"] == pytest.approx(1 / 201)
+    assert "more than all 2 control directions" in above["control_sentence"]
+    assert "includes 0" in above["control_sentence"] and "does not rest on the direct path" in above["control_sentence"]
+    below = findings.steering_findings(_steering_tests(0.5, 0.8, 0.1, (0.4, 0.2, 0.6)), 200)
+    assert "no more than random directions" in below["sentence"]
+    assert "1 of its 2 control directions" in below["control_sentence"] and "not specific" in below["control_sentence"]
+    assert "lowers the shift by 0.40 [0.20, 0.60]" in below["control_sentence"]
+    assert below["summary"].startswith(below["sentence"])
+
+
+def test_steering_findings_read_the_slope_and_the_behaviour():
+    tests = _steering_tests(2.0, 0.3, 1.9, (0.1, -0.2, 0.4))
+    slopes = pd.DataFrame([{"direction": "emotion PC1", "slope": 4.0, "ci_low": 3.0, "ci_high": 5.0, "random_low": -2.0,
+                            "random_high": 2.0, "p_random": 1 / 201, "n_random": 200}])
+    slopes.attrs["alphas"] = [-0.5, -0.25, 0.25, 0.5]
+    row = {"direction": "emotion PC1", "draw": 0, "role": "valence", "alpha": 0.5, "difference": 0.1, "ci_low": -0.2,
+           "ci_high": 0.4, "hits_minus": 3, "hits_plus": 4, "distinct_minus": 0.9, "distinct_plus": 0.8}
+    behaviour = pd.DataFrame([row, row | {"direction": "random", "role": "random", "difference": 0.5}])
+    facts = findings.steering_findings(tests, 200, slopes, behaviour)
+    assert "+4.00 [+3.00, +5.00]" in facts["slope_sentence"] and "-0.5, -0.25, 0.25, 0.5" in facts["slope_sentence"]
+    assert "no reliable shift" in facts["behaviour_sentence"]
+    assert "1 of them by at least as much" in facts["behaviour_sentence"]
+    silent = findings.steering_findings(tests, 200, slopes, behaviour.assign(hits_minus=0, hits_plus=0))
+    assert "no shipped valence adjective" in silent["behaviour_sentence"]
+    masked = pd.DataFrame(columns=behaviour.columns)
+    masked.attrs["note"] = "tiny-roberta is a masked LM: it fills a masked word but writes no continuation"
+    assert "masked LM" in findings.steering_findings(tests, 200, slopes, masked)["behaviour_sentence"]

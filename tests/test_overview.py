@@ -38,8 +38,8 @@ def test_outside_a_build_nothing_is_recorded_and_the_backbone_column_is_pending(
 def test_recorded_sections_merge_replace_and_fill_the_intro(monkeypatch, tmp_path):
     monkeypatch.setenv("EMOLIB_BUILD_DIR", str(tmp_path))
     overview.record("paper", overview.verdict_cells(_verdict()), "gemma3-270m", "standard")
-    overview.record("valence", overview.valence_cell(0.60, 0.70, 0.5), "gemma3-270m", "quick")
-    overview.record("valence", overview.valence_cell(0.80, 0.70, 0.5), "gemma3-270m", "standard")  # replaces
+    overview.record("valence", overview.valence_cell(_valence("cannot tell", 0.01)), "gemma3-270m", "quick")
+    overview.record("valence", overview.valence_cell(_valence("holds", 0.5)), "gemma3-270m", "standard")  # replaces
     records = json.loads((tmp_path / overview.RECORD_FILE).read_text())
     assert sorted(records) == ["paper", "valence"] and records["valence"]["profile"] == "standard"
     table = overview.intro_table(records=overview.recorded())
@@ -51,15 +51,19 @@ def test_recorded_sections_merge_replace_and_fill_the_intro(monkeypatch, tmp_pat
     assert by_id["masks"] == ("vs random: **cannot tell** (k = 4,000, difference -0.012, Holm p = 0.480; power 0.31); "
                               "vs sham: **cannot tell** (k = 4,000, difference +0.010, Holm p = 0.900; power 0.20)")
     assert by_id["weights"].startswith("**cannot tell** (rho +0.12, -0.10 to +0.30; Holm p = 0.900; power 0.20)")
-    assert by_id["valence"].startswith("**holds**: probe 0.800")
+    assert by_id["valence"].startswith("**holds** (plain-to-negated transfer 1.000")
     assert not (column == overview.PENDING).any()
 
 
-@pytest.mark.parametrize(("probe", "lexical", "control", "label"),
-                         [(0.80, 0.70, 0.5, "holds"), (0.71, 0.70, 0.5, "does not hold"),
-                          (0.80, 0.70, 0.85, "does not hold")])
-def test_the_valence_cell_needs_the_lexical_margin_and_the_control(probe, lexical, control, label):
-    assert overview.valence_cell(probe, lexical, control)["valence"].startswith(f"**{label}**")
+def _valence(verdict: str, gain: float, reason: str = "") -> dict:
+    return {"verdict": verdict, "reason": reason, "transfer": 0.5 + gain, "gain_low": gain - 0.1,
+            "gain_high": gain + 0.1, "p_text": "p = 0.001", "n_families": 169, "centred": 0.98, "uncomposed": 0.97}
+
+
+def test_the_valence_cell_carries_the_verdict_and_its_reason():
+    cell = overview.valence_cell(_valence("cannot tell", 0.02, "power 0.40 < 0.8 to see a gain of 0.10"))["valence"]
+    assert cell.startswith("**cannot tell** (plain-to-negated transfer 0.520, 0.420 to 0.620, p = 0.001, 169 families")
+    assert cell.endswith("the adjective's own list at 0.970; power 0.40 < 0.8 to see a gain of 0.10)")
 
 
 def test_a_verdict_without_permutations_reports_the_papers_count():

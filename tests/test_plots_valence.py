@@ -11,7 +11,7 @@ def _summary():
     rows = []
     for scale in ("valence", "arousal"):
         for experiment in ("E1", "E2", "E3"):
-            for variant in ("faithful", "grouped", "centred", "random-label", "lexical"):
+            for variant in ("faithful", "grouped", "centred", "random-label", "oracle"):
                 for features in ("value", "residual"):
                     for layer in range(3):
                         a = 0.5 + 0.1 * layer
@@ -25,7 +25,7 @@ def test_accuracy_by_layer_draws_one_line_per_variant_and_the_all_layer_probes()
     fig = plots_valence.accuracy_by_layer(_summary(), "valence", "residual")
     assert len(fig.axes) == 3 and [ax.get_title() for ax in fig.axes] == ["valence E1", "valence E2", "valence E3"]
     labels = [line.get_label() for line in fig.axes[0].lines]
-    assert {"faithful", "grouped", "centred", "random-label", "lexical"} <= set(labels)
+    assert {"faithful", "grouped", "centred", "random-label", "oracle"} <= set(labels)
     assert "faithful (all layers, value)" in labels and "faithful-knn (all layers, value)" in labels
     assert list(fig.axes[0].lines[0].get_xdata()) == [0, 1, 2]
     with pytest.raises(ValueError, match="valid choices: arousal, valence"):

@@ -67,8 +67,16 @@ def test_manipulation_writes_exactly_the_four_tables(tmp_path, small_bootstrap):
 def test_valence_on_a_tiny_model_writes_probes_vectors_and_steering(tmp_path):
     files = reproduce.reproduce("valence", tmp_path, backbone="tiny-llama", profile="smoke", device="cpu")
     names = [f.name for f in files]
-    assert names == ["probe_results.csv", "emotion_vector_pcs.csv", "emotion_vector_rsa.csv", "steering.csv",
-                     "steering_best.csv", "steering_examples.csv"]
+    assert names[:5] == ["probe_results.csv", "probe_families.csv", "probe_gains.csv", "probe_memorisation.csv",
+                         "probe_divergent.csv"]
+    assert {"emotion_vector_pcs.csv", "emotion_vector_rsa.csv", "steering.csv", "steering_best.csv"} <= set(names)
+    gains = pd.read_csv(tmp_path / "probe_gains.csv")
+    claim = gains[(gains["scale"] == "valence") & (gains["experiment"] == "E1") & (gains["probe"] == "transfer")]
+    assert len(claim) == 1 and claim["verdict"].iloc[0] in ("holds", "does not hold", "cannot tell")
+    assert (gains.drop(claim.index)["verdict"] == "descriptive").all()
+    families = pd.read_csv(tmp_path / "probe_families.csv")
+    assert {"nested", "0"} <= set(families["layer"].astype(str)) and {"negated", "plain"} <= set(families.columns)
+    assert set(pd.read_csv(tmp_path / "probe_memorisation.csv")["variant"]) >= {"centred", "random-label"}
     table = pd.read_csv(files[0])
     assert list(table.columns) == ["scale", "experiment", "variant", "features", "layer", "accuracy", "ci_low", "ci_high"]
     assert set(table["experiment"]) == {"E1", "E2", "E3"} and set(table["scale"]) == {"valence", "arousal"}

@@ -204,3 +204,15 @@ def test_layer_selection_p_is_the_max_over_layers_of_a_permutation_loop(ev):
     assert row["p_max"] == pytest.approx((1 + sum(m >= max(r) for m in null_max)) / 100)
     rsa = E.vector_rsa(ev, n_perm=99, seed=3)
     assert (rsa["p_max"] >= rsa["p_perm"] - 1e-12).all()  # choosing the best layer can only cost
+
+
+def test_against_baselines_puts_the_vectors_beside_each_baseline():
+    from emolib.emollm import vectors as V
+    from emolib.human import similarity_rdm
+
+    ev = V.emotion_vectors("tiny-llama", profile="smoke", device="cpu")
+    same = V.vector_rdms(ev)["layer 1"].to_numpy()
+    baselines = pd.DataFrame({"copy of layer 1": same, "reversed": -same})
+    table = V.against_baselines(ev, baselines, [1], similarity_rdm()).set_index("rdm")["tau"]
+    assert table["copy of layer 1"] == pytest.approx(table["emotion vectors, layer 1"])
+    assert table["reversed"] == pytest.approx(-table["emotion vectors, layer 1"])

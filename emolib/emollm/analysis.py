@@ -12,8 +12,8 @@ Example:
     >>> sorted(crosstab.index)
     ['high', 'low']
     >>> result = vectors_and_steering("tiny-llama", "smoke", device="cpu")
-    >>> sorted(result.steering["direction"].unique())
-    ['emotion PC1', 'joy - sadness', 'random', 'valence probe']
+    >>> sorted(result.best.query("role == 'valence'")["direction"])
+    ['emotion PC1', 'joy - sadness', 'valence probe']
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import torch
 from emolib import profiles
 from emolib.data import load_adjectives
 from emolib.emollm import steering
+from emolib.emollm.steering_controls import contrast_controls
+from emolib.emollm.steering_run import SteeringRun, steering_with_controls
 from emolib.emollm import vectors as ev_mod
 from emolib.emollm.probes import ValenceProbe, centre_by_group, faithful_split
 from emolib.emollm.prompts import SITES, probe_data
@@ -144,7 +146,9 @@ def best_layer_table(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
     """
     per_layer = summary[summary["layer"].astype(str) != "all"].assign(layer=lambda f: f["layer"].astype(int))
     rows = per_layer.merge(best_layers(summary, select), on=["scale", "features", "layer"])
-    flat = summary[summary["layer"].astype(str) == "all"].assign(variant=lambda f: f["variant"] + " (all layers)")
+    rows = rows[rows["experiment"] != "E3"]  # E3 is a memorisation check (composition.memorisation_table)
+    flat = summary[(summary["layer"].astype(str) == "all") & (summary["experiment"] != "E3")].assign(
+        variant=lambda f: f["variant"] + " (all layers)")
     table = pd.concat([rows.assign(layer=rows["layer"].astype(str)), flat])
     table["cell"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
                      for a, lo, hi in table[["accuracy", "ci_low", "ci_high"]].to_numpy()]
@@ -161,9 +165,10 @@ def probe_comparison(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
 
     Returns:
         One row per (scale, features): ``layer``, E1 accuracies of ``faithful``, ``grouped``,
-        ``centred``, ``lexical`` and ``random-label``, the control's E3 accuracy, the two selection
-        columns, and ``centred - lexical`` (what the in-context probe adds to the adjective's sentiment
-        and the negation flag).
+        ``centred``, ``oracle`` (the adjective alone, flipped by the template's true negation flag) and
+        ``random-label``, the two selection columns, and ``centred - oracle``. Repeated splits, descriptive:
+        the chapter's inference is :mod:`emolib.emollm.composition` (families as units, the layer chosen inside
+        the training data).
     """
     rows = []
     for best in best_layers(summary, select).itertuples(index=False):
@@ -172,8 +177,7 @@ def probe_comparison(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
         get = at.set_index(["variant", "experiment"])["accuracy"]
         rows.append({"scale": best.scale, "features": best.features, "layer": int(best.layer),
                      **{f"{v} E1": float(get.get((v, "E1"), np.nan))
-                        for v in ("faithful", "grouped", "centred", "lexical", "random-label")},
-                     "random-label E3": float(get.get(("random-label", "E3"), np.nan))})
+                        for v in ("faithful", "grouped", "centred", "oracle", "random-label")}})
         same = summary[(summary["scale"] == best.scale) & (summary["features"] == best.features)
                        & (summary["layer"].astype(str) != "all") & (summary["experiment"] == "E1")]
         control = same[same["variant"] == "random-label"]["accuracy"]
@@ -183,7 +187,7 @@ def probe_comparison(summary: pd.DataFrame, select: tuple[str, str] = ("centred"
         fixed = same[(same["variant"] == "centred") & (same["layer"].astype(int) == middle)]["accuracy"]
         rows[-1]["centred E1 (middle layer)"] = float(fixed.iloc[0]) if len(fixed) else np.nan
     table = pd.DataFrame(rows)
-    table["centred - lexical"] = table["centred E1"] - table["lexical E1"]
+    table["centred - oracle"] = table["centred E1"] - table["oracle E1"]
     return table
 
 
@@ -236,11 +240,12 @@ class VectorSteering:
     headline: pd.DataFrame  # the headline layer, with the CI of the PCA kept fixed beside it
     pcs_best: pd.DataFrame  # the largest r over layers, with p_max corrected for choosing that layer
     rsa: pd.DataFrame  # emotion-vector RSA with human similarity per layer
-    shifts: pd.DataFrame  # per-prompt read-out shifts
-    steering: pd.DataFrame  # dose-response table
-    best: pd.DataFrame  # held-out best alpha per direction
+    shifts: pd.DataFrame  # per-prompt read-out shifts (column ``half``: A chooses alpha, B is held out)
+    steering: pd.DataFrame  # dose-response table on the held-out half
+    best: pd.DataFrame  # held-out tests: each valence direction at its alpha, then its controls at that alpha
     examples: pd.DataFrame  # greedy continuations at -/+ the best alpha of emotion PC1
     seconds: dict[str, float] = field(default_factory=dict)
+    controls: SteeringRun | None = None  # everything of the steering stage (slopes, behaviour, ...)
 
 
 def vectors_and_steering(
@@ -268,7 +273,7 @@ def vectors_and_steering(
     scores = ev_mod.pca_scores(ev, layer)
     pcs = ev_mod.pc_correlations(ev, n_boot=vec.n_boot, seed=seed)
     fixed = ev_mod.pc_correlations(ev, layer=layer, n_boot=vec.n_boot, seed=seed, refit=False)
-    headline = pcs[pcs["layer"] == layer].drop(columns="layer").reset_index(drop=True)
+    headline = ev_mod.with_reference(pcs[pcs["layer"] == layer].drop(columns="layer").reset_index(drop=True))
     headline[["ci_low_fixed_pca", "ci_high_fixed_pca"]] = fixed[["ci_low", "ci_high"]].to_numpy()
     pcs_best = pcs.loc[pcs.groupby(["pc", "human_scale"])["r"].idxmax()].reset_index(drop=True)
     selection = ev_mod.pc_layer_selection(ev, n_perm=vec.n_perm, seed=seed)
@@ -283,18 +288,19 @@ def vectors_and_steering(
         directions["valence probe"] = probe_direction(bb, "valence", layer=layer, profile=profile, device=bb.device,
                                                       root=root)
     prompts = steering.NEUTRAL_PROMPTS[: steer_settings.n_prompts]
-    shifts = steering.readout_shifts(bb, directions, layer, steer_settings.alphas, prompts,
-                                     n_random=steer_settings.n_random, seed=seed)
-    dose = steering.summarise_shifts(shifts)
-    best = steering.best_alpha(shifts, seed=seed)
-    times["steering"] = time.perf_counter() - start
-    start = time.perf_counter()
-    top = abs(float(best.loc[best["direction"] == "emotion PC1", "alpha"].iloc[0]))
-    examples = steering.generate_examples(  # empty for a masked LM (attrs["note"] says why)
-bb, directions["emotion PC1"], layer, sorted({-top, 0.0, top}), prompts[:3],
-                                          steer_settings.max_new_tokens)
-    times["examples"] = time.perf_counter() - start
+    run = steering_with_controls(
+        bb, directions, layer, steer_settings.alphas, prompts, contrasts=contrast_controls(ev, layer),
+        n_random=steer_settings.n_random, n_select=steer_settings.n_select, seed=seed,
+        slope_range=steer_settings.slope_range, behaviour_for=["emotion PC1"],
+        n_behaviour_random=steer_settings.n_behaviour_random, max_new_tokens=steer_settings.max_new_tokens)
+    times["steering"] = time.perf_counter() - start - run.seconds["continuations"]
+    times["continuations"] = run.seconds["continuations"]  # the behavioural read-out's greedy continuations
+    cont = run.continuations  # empty for a masked LM (attrs["note"] says why)
+    shown = cont[cont["direction"].isin(["emotion PC1", "unsteered"]) & cont["prompt"].isin(run.half_b[:3])]
+    examples = shown[["text", "alpha", "continuation"]].rename(columns={"text": "prompt"}).reset_index(drop=True)
+    examples.attrs.update(cont.attrs)
     logger.info("emotion vectors and steering of %s (%s): %s", ev.backbone, profile,
                 {k: round(v, 1) for k, v in times.items()})
-    return VectorSteering(ev, layer, scores, pcs, headline, pcs_best, rsa, shifts, dose, best, examples, times)
+    return VectorSteering(ev, layer, scores, pcs, headline, pcs_best, rsa, run.shifts, run.dose, run.tests, examples,
+                          times, controls=run)
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 __all__ = [
@@ -187,11 +188,10 @@ def grouped_split(frame: pd.DataFrame, seed: int, e1: float = 0.15, e2: float = 
     tpl = frame.drop_duplicates("template_id")
     held_lemma = _hold_out_groups(adj["lemma_family"].to_numpy(), e1, rng)
     held_family = _hold_out_groups(tpl["template_family"].to_numpy(), e2, rng)
-    e3_rows = rng.choice(len(frame), size=int(e3 * len(frame)), replace=False)
-    is_e3 = np.zeros(len(frame), dtype=bool)
-    is_e3[e3_rows] = True
+    drawn = frame["key"].to_numpy()[rng.choice(len(frame), size=int(e3 * len(frame)), replace=False)]
     return _assign(len(frame), frame["lemma_family"].isin(held_lemma).to_numpy(),
-                   frame["template_family"].isin(held_family).to_numpy(), is_e3, rng, train_ratio)
+                   frame["template_family"].isin(held_family).to_numpy(),
+                   frame["key"].isin(set(drawn)).to_numpy(), rng, train_ratio)
 
 
 def centre_by_group(X: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -310,7 +310,7 @@ class ValenceProbe:
 # ----------------------------------------------------------------------------------- experiments
 
 #: Probe variants: Emo_LLM's split and classifiers, then the rigorous protocol and its baselines.
-VARIANTS = ("faithful", "faithful-knn", "grouped", "centred", "random-label", "lexical")
+VARIANTS = ("faithful", "faithful-knn", "grouped", "centred", "random-label", "oracle")
 EXPERIMENTS = ("E1", "E2", "E3")
 
 
@@ -345,6 +345,12 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
         Tidy frame ``scale, experiment, variant, features, layer, repeat, accuracy``; ``layer`` is
         ``"all"`` for the original's flattened all-layer value vectors (``faithful``, ``faithful-knn``).
     """
+    with threadpool_limits(1):  # many small fits: BLAS threads only contend
+        return _run_probes(data, n_repeats, seed, variants, features, layers)
+
+
+def _run_probes(data: dict, n_repeats: int, seed: int, variants: Sequence[str], features: Sequence[str],
+                layers: Sequence[int] | None) -> pd.DataFrame:
     bad = [v for v in variants if v not in VARIANTS]
     if bad:
         raise ValueError(f"unknown variant {bad[0]!r}; valid choices: {', '.join(VARIANTS)}")
@@ -398,8 +404,8 @@ def run_probes(data: dict, n_repeats: int = 5, seed: int = 0, variants: Sequence
                     add("centred", feat, _layer_accuracy(centred[feat], y, grouped, y, zero))
                 if "random-label" in variants:
                     add("random-label", feat, _layer_accuracy(centred[feat], y_control, grouped, y_control, zero))
-                if "lexical" in variants:  # the adjective alone predicts its list; the template's negation flips it
-                    add("lexical", feat, _layer_accuracy(per_layer[f"lexical_{feat}"], in_first, grouped, y, neg,
+                if "oracle" in variants:  # the adjective alone predicts its list; the template's true negation flips it
+                    add("oracle", feat, _layer_accuracy(per_layer[f"lexical_{feat}"], in_first, grouped, y, neg,
                                                                 lexical_rows))
     return pd.DataFrame(rows, columns=["scale", "experiment", "variant", "features", "layer", "repeat", "accuracy"])
 

@@ -1,9 +1,12 @@
 """Residual-stream steering of a language model, measured with a valence read-out against random directions.
 
 :func:`steer` adds ``alpha * unit(direction) * scale`` to the output of one decoder layer at every
-position (``scale`` = the layer's typical residual norm, :func:`typical_norm`: the median L2 norm of
-that layer's output over the real, non-special tokens of some texts). ``alpha`` is therefore in units
-of a typical residual vector: alpha = 1 adds a vector as long as a typical token's residual.
+position (``scale`` = the layer's typical residual size, :func:`typical_norm`: the median L2 norm of that
+layer's output *minus its mean over tokens*, over the real, non-special tokens of some texts). ``alpha`` is
+therefore in units of a typical token's deviation from the mean residual. The mean is left out because some
+models carry a large constant offset in a few residual dimensions (Gemma 3: one dimension makes up most of the
+raw norm at two thirds of the depth), which would make alpha = 1 many times larger than anything the layer's
+tokens differ by.
 
 The read-out (:func:`valence_readout`) is the next-word log-odds of positive vs negative words after
 neutral prompts: ``logsumexp(log p[pos]) - logsumexp(log p[neg])``, at the next token of a causal LM or
@@ -16,6 +19,15 @@ table (``direction, layer, alpha, effect, ci_low, ci_high``):
 - ``"random"``: effect = mean shift over draws x prompts; ``ci_low/ci_high`` = the 2.5/97.5
   percentiles of the per-draw mean shifts, i.e. the band in which a random direction's effect falls
   (a null band, not the CI of the mean), which is what a named direction has to leave.
+
+The held-out tests are in :mod:`emolib.emollm.steering_stats`, the control directions in
+:mod:`emolib.emollm.steering_controls`, the behavioural read-out in :mod:`emolib.emollm.behaviour` and the
+whole design in :mod:`emolib.emollm.steering_run`.
+
+**Speed.** Many (direction, alpha, prompt) rows share each prompt's first layers: the shift functions
+run layers ``0..layer-1`` once per prompt and reuse their output (:func:`emolib.model.hooks.reuse_prefix`;
+exactly the same numbers), and a causal LM's read-out computes the logits of the read-out words only (the
+log-softmax normaliser cancels in the log-odds).
 
 Example:
     >>> import torch
@@ -39,14 +51,15 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from torch import nn
 
 from emolib.emollm.prompts import cloze
 from emolib.model.backbones import Backbone
-from emolib.model.hooks import add_to_layer, check_layers, record
+from emolib.model.hooks import add_to_layer, check_layers, record, reuse_prefix
 
 __all__ = [
     "NEUTRAL_PROMPTS", "POSITIVE_WORDS", "NEGATIVE_WORDS", "steer", "typical_norm", "valence_readout",
-    "random_directions", "readout_shifts", "summarise_shifts", "dose_response", "best_alpha", "generate_examples",
+    "random_directions", "readout_shifts", "summarise_shifts", "dose_response",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -75,6 +88,16 @@ def _forward(backbone: Backbone, batch: dict[str, torch.Tensor]):
     return backbone.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
 
 
+def _plain_head(backbone: Backbone) -> nn.Linear | None:
+    """The causal LM's output layer if its logits are ``head(final hidden)`` with nothing after it, else None."""
+    if backbone.kind == "masked" or backbone.model.base_model is backbone.model:
+        return None
+    config = backbone.model.config
+    plain = all(getattr(config, k, None) in (None, 1.0) for k in ("final_logit_softcapping", "logit_scale"))
+    head = backbone.model.get_output_embeddings()
+    return head if plain and isinstance(head, nn.Linear) else None
+
+
 def _last_logprobs(backbone: Backbone, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Log-probabilities at each sequence's read-out: ``[B, V]``; the next token after the last real
     token of a causal LM, the ``<mask>`` of a masked LM's cloze prompt.
@@ -88,10 +111,8 @@ def _last_logprobs(backbone: Backbone, batch: dict[str, torch.Tensor]) -> torch.
         return _forward(backbone, batch).logits[rows, last].float().log_softmax(-1)
     last = batch["attention_mask"].sum(1) - 1  # [B]
     rows = torch.arange(len(last), device=last.device)
-    config = backbone.model.config
-    plain = all(getattr(config, k, None) in (None, 1.0) for k in ("final_logit_softcapping", "logit_scale"))
-    head = backbone.model.get_output_embeddings()
-    if plain and head is not None and backbone.model.base_model is not backbone.model:
+    head = _plain_head(backbone)
+    if head is not None:
         hidden = backbone.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
         logits = head(hidden[rows, last])  # [B, V]
     else:
@@ -99,28 +120,59 @@ def _last_logprobs(backbone: Backbone, batch: dict[str, torch.Tensor]) -> torch.
     return logits.float().log_softmax(-1)
 
 
-def typical_norm(backbone: Backbone, layer: int, texts: Sequence[str] = NEUTRAL_PROMPTS, batch_size: int = 32) -> float:
-    """Median L2 norm of layer ``layer``'s output over the real, non-special tokens of ``texts`` (cached).
+def _logodds(backbone: Backbone, batch: dict[str, torch.Tensor], pos: list[int], neg: list[int]) -> torch.Tensor:
+    """``[B]`` read-out log-odds ``logsumexp(logit[pos]) - logsumexp(logit[neg])``.
+
+    The log-softmax normaliser cancels, so a causal LM with a plain head computes the logits of the
+    read-out words only (``[B, len(pos) + len(neg)]`` instead of ``[B, V]``).
+    """
+    head = _plain_head(backbone)
+    if head is None:
+        logp = _last_logprobs(backbone, batch)  # [B, V]
+        return logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)
+    last = batch["attention_mask"].sum(1) - 1  # [B]
+    rows = torch.arange(len(last), device=last.device)
+    hidden = backbone.model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                       use_cache=False)[0]  # [B, T, d]
+    ids = torch.as_tensor(pos + neg, device=hidden.device)
+    bias = head.bias[ids] if head.bias is not None else None
+    logits = nn.functional.linear(hidden[rows, last], head.weight[ids], bias).float()  # [B, k]
+    return logits[:, : len(pos)].logsumexp(-1) - logits[:, len(pos) :].logsumexp(-1)
+
+
+
+def typical_norm(backbone: Backbone, layer: int, texts: Sequence[str] = NEUTRAL_PROMPTS, batch_size: int = 32,
+                 centred: bool = True) -> float:
+    """Median L2 norm of layer ``layer``'s output over the real, non-special tokens of ``texts`` (cached); with
+    ``centred`` (default), of each token's deviation from the mean over those tokens.
+
+    The mean is left out because a few residual dimensions can carry a large offset shared by every token (Gemma 3
+    at two thirds of its depth: one dimension is most of the raw norm), so a raw norm would make alpha = 1 many
+    times larger than anything the layer's tokens differ by.
 
     Example:
         >>> from emolib.model import tiny_backbone
-        >>> typical_norm(tiny_backbone("llama"), 1, ["the movie was good"]) > 0
+        >>> bb = tiny_backbone("llama")
+        >>> 0 < typical_norm(bb, 1, ["the movie was good"]) < typical_norm(bb, 1, ["the movie was good"], centred=False)
         True
     """
     layer = _check_layer(backbone, layer)
     if not texts:
         raise ValueError("typical_norm needs at least one text")
-    key = (layer, tuple(texts))
+    key = (layer, tuple(texts), bool(centred))
     cache = _NORMS.setdefault(backbone.model, {})
     if key not in cache:
-        norms = []
+        rows = []
         with torch.no_grad(), record(backbone, "residual", [layer]) as rec:
             for start in range(0, len(texts), batch_size):
                 batch = backbone.encode(texts[start : start + batch_size])
                 _forward(backbone, batch)
                 real = batch["attention_mask"].bool() & ~batch["special_tokens_mask"].bool()  # [B, T]
-                norms.append(rec[layer].float().norm(dim=-1)[real].cpu())
-        cache[key] = float(torch.cat(norms).median())
+                rows.append(rec[layer].float()[real].cpu())  # [n, d]
+        tokens = torch.cat(rows)  # [N, d]
+        if centred:
+            tokens = tokens - tokens.mean(0)
+        cache[key] = float(tokens.norm(dim=-1).median())
     return cache[key]
 
 
@@ -197,8 +249,7 @@ def valence_readout(
     with torch.no_grad():
         for start in range(0, len(prompts), batch_size):
             batch = backbone.encode(prompts[start : start + batch_size])
-            logp = _last_logprobs(backbone, batch)  # [B, V]
-            out.append((logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy())
+            out.append(_logodds(backbone, batch, pos, neg).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -206,6 +257,49 @@ def random_directions(width: int, n: int, seed: int = 0) -> torch.Tensor:
     """``[n, width]`` random unit directions (isotropic Gaussian, normalised), seeded."""
     gen = torch.Generator().manual_seed(int(seed))
     return _unit(torch.randn(n, width, generator=gen), width)
+
+
+def _check_alphas(alphas: Sequence[float]) -> list[float]:
+    alphas = [float(a) for a in alphas]
+    if not alphas or not np.all(np.isfinite(alphas)):
+        raise ValueError(f"alphas must be a non-empty list of finite numbers, got {alphas!r}")
+    return alphas
+
+
+def _shift_frame(
+    backbone: Backbone, layer: int, prompts: Sequence[str], units: list[tuple[str, int, torch.Tensor]],
+    plan: list[tuple[int, float, int]], scale: float, pos: list[int], neg: list[int], batch_size: int,
+) -> pd.DataFrame:
+    """Read-out shifts of the ``plan`` rows ``(unit index, alpha, prompt index)``: ``direction, draw, layer, alpha,
+    prompt, shift`` (alpha = 0 rows are 0 by definition and not run).
+
+    All prompts are encoded once (``[P, T]``), layers ``0..layer-1`` run once per prompt (:func:`_skip_prefix`),
+    and the rows run in batches with one steering vector per row.
+    """
+    width = backbone.hidden_size
+    matrix = torch.stack([u for *_, u in units]) if units else torch.zeros(0, width)  # [U, d]
+    run = [(u, a, p) for u, a, p in plan if a != 0]
+    values = np.zeros(len(run) + len(prompts))
+    batch = backbone.encode(_readout_texts(backbone, prompts))  # [P, T]
+    device = batch["input_ids"].device
+    jobs = [(0, 0.0, p) for p in range(len(prompts))] + run  # the unsteered read-out first
+    with torch.no_grad(), reuse_prefix(backbone, layer, batch, batch_size) as prefix, \
+            add_to_layer(backbone, layer, torch.zeros(width)) as state:
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start : start + batch_size]
+            rows = torch.as_tensor([p for *_, p in chunk], device=device)  # [B]
+            alpha = torch.tensor([a * scale for _, a, _ in chunk])  # [B]
+            vectors = matrix[[u for u, *_ in chunk]] if len(matrix) else torch.zeros(len(chunk), width)
+            state["vectors"] = vectors * alpha[:, None]  # [B, d]
+            prefix["rows"] = rows
+            sub = {k: v[rows] for k, v in batch.items()}
+            values[start : start + len(chunk)] = _logodds(backbone, sub, pos, neg).cpu().numpy()
+    base, moved = values[: len(prompts)], values[len(prompts) :]
+    moved_rows = [(units[u][0], units[u][1], a, p, moved[k] - base[p]) for k, (u, a, p) in enumerate(run)]
+    zero_rows = [(units[u][0], units[u][1], 0.0, p, 0.0) for u, a, p in plan if a == 0]
+    frame = pd.DataFrame(zero_rows + moved_rows, columns=["direction", "draw", "alpha", "prompt", "shift"])
+    frame.insert(2, "layer", layer)
+    return frame.sort_values(["direction", "draw", "alpha", "prompt"], kind="stable").reset_index(drop=True)
 
 
 def readout_shifts(
@@ -223,36 +317,20 @@ def readout_shifts(
         raise ValueError("readout_shifts needs at least one prompt")
     if "random" in directions:
         raise ValueError("'random' is reserved for the random control directions; rename that direction")
-    alphas = [float(a) for a in alphas]
-    if not alphas or not np.all(np.isfinite(alphas)):
-        raise ValueError(f"alphas must be a non-empty list of finite numbers, got {alphas!r}")
+    alphas = _check_alphas(alphas)
     width = backbone.hidden_size
     units = [(name, 0, _unit(d, width)) for name, d in directions.items()]
     units += [("random", k, u) for k, u in enumerate(random_directions(width, n_random, seed))]
     scale = typical_norm(backbone, layer) if scale is None else float(scale)
-    base = valence_readout(backbone, prompts, positive, negative, batch_size)  # [P]
-    rows = [(name, draw, a, p) for name, draw, _ in units for a in alphas if a != 0 for p in range(len(prompts))]
-    vecs = {(name, draw): u for name, draw, u in units}
     pos, neg = _word_ids(backbone, positive), _word_ids(backbone, negative)
-    values = np.zeros(len(rows))
-    with torch.no_grad(), add_to_layer(backbone, layer, torch.zeros(width)) as state:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            state["vectors"] = torch.stack([vecs[(n, d)] * (a * scale) for n, d, a, _ in chunk])  # [B, d]
-            batch = backbone.encode(_readout_texts(backbone, [prompts[p] for *_, p in chunk]))
-            logp = _last_logprobs(backbone, batch)  # [B, V]
-            values[start : start + len(chunk)] = (logp[:, pos].logsumexp(-1) - logp[:, neg].logsumexp(-1)).cpu().numpy()
-    frame = pd.DataFrame(rows, columns=["direction", "draw", "alpha", "prompt"])
-    frame["shift"] = values - base[frame["prompt"].to_numpy()]
-    zero_rows = [(n, d, 0.0, p, 0.0) for n, d, _ in units for p in range(len(prompts))] if 0.0 in alphas else []
-    zeros = pd.DataFrame(zero_rows,
-                         columns=["direction", "draw", "alpha", "prompt", "shift"])
-    frame = pd.concat([zeros, frame], ignore_index=True) if len(zeros) else frame
-    frame.insert(2, "layer", layer)
-    return frame.sort_values(["direction", "draw", "alpha", "prompt"], kind="stable").reset_index(drop=True)
+    plan = [(u, a, p) for u in range(len(units)) for a in alphas for p in range(len(prompts))]
+    return _shift_frame(backbone, layer, prompts, units, plan, scale, pos, neg, batch_size)
 
 
 def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    x = np.asarray(x, dtype=float)
+    if len(x) == 0:
+        return np.nan, np.nan, np.nan
     mean = float(np.mean(x))
     if len(x) < 2 or np.std(x) == 0:
         return mean, mean, mean
@@ -289,68 +367,3 @@ def dose_response(
     """
     return summarise_shifts(readout_shifts(backbone, directions, layer, alphas, prompts, n_random, seed, **kwargs))
 
-
-def best_alpha(shifts: pd.DataFrame, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """Each named direction's best alpha, chosen on one half of the prompts and scored on the other.
-
-    The prompts are split in two halves (seeded). On half A, the best alpha is the nonzero alpha where
-    the direction's mean shift (directions are oriented toward positive valence) lies furthest above the
-    random draws, in random-draw sds (the largest mean shift if there are fewer than 2 draws). On half B,
-    the direction's mean shift at that alpha (t CI over prompts) is compared with the random draws at the same alpha:
-    ``random_mean``, ``random_low/high`` (percentile band of per-draw means), ``z`` (standardised by
-    the draws' sd) and ``p_random`` = (1 + #draws >= effect) / (1 + n_draws).
-    """
-    prompts = np.sort(shifts["prompt"].unique())
-    rng = np.random.default_rng(seed)
-    half_a = set(rng.permutation(prompts)[: len(prompts) // 2].tolist())
-    if not half_a or len(half_a) == len(prompts):
-        raise ValueError(f"best_alpha needs at least 2 prompts, got {len(prompts)}")
-    in_a = shifts["prompt"].isin(half_a)
-    nonzero = shifts["alpha"] != 0
-    rows = []
-    rand_b = shifts[(shifts["direction"] == "random") & ~in_a]
-    for name in [n for n in shifts["direction"].unique() if n != "random"]:
-        mine = shifts[(shifts["direction"] == name) & nonzero]
-        means_a = mine[mine["prompt"].isin(half_a)].groupby("alpha")["shift"].mean()
-        rand_a = shifts[(shifts["direction"] == "random") & in_a & nonzero].groupby(["alpha", "draw"])["shift"].mean()
-        grouped = rand_a.groupby("alpha")
-        if len(rand_a) and (grouped.size() >= 2).all():
-            sd = grouped.std()
-            means_a = (means_a - grouped.mean()) / sd.where(sd > 0, np.inf)
-        alpha = float(means_a.idxmax())
-        held_out = mine[(mine["alpha"] == alpha) & ~mine["prompt"].isin(half_a)]["shift"].to_numpy()
-        effect, lo, hi = _t_interval(held_out, level)
-        draws = rand_b[rand_b["alpha"] == alpha].groupby("draw")["shift"].mean().to_numpy()
-        r_lo, r_hi = np.percentile(draws, [50 - 50 * level, 50 + 50 * level]) if len(draws) else (np.nan, np.nan)
-        sd = np.std(draws, ddof=1) if len(draws) > 1 else np.nan
-        rows.append({"direction": name, "layer": int(mine["layer"].iloc[0]), "alpha": alpha, "effect": effect,
-                     "ci_low": lo, "ci_high": hi, "random_mean": float(np.mean(draws)) if len(draws) else np.nan,
-                     "random_low": float(r_lo), "random_high": float(r_hi),
-                     "z": float((effect - np.mean(draws)) / sd) if sd and np.isfinite(sd) else np.nan,
-                     "p_random": float((1 + np.sum(draws >= effect)) / (1 + len(draws))),
-                     "n_prompts": len(prompts) - len(half_a)})
-    return pd.DataFrame(rows)
-
-
-def generate_examples(
-    backbone: Backbone, direction: torch.Tensor | np.ndarray, layer: int, alphas: Sequence[float],
-    prompts: Sequence[str] = NEUTRAL_PROMPTS[:3], max_new_tokens: int = 16, scale: float | None = None,
-) -> pd.DataFrame:
-    """Greedy continuations under :func:`steer` for each alpha: ``prompt, alpha, continuation``."""
-    if backbone.kind != "causal":  # a masked LM does not continue a text
-        frame = pd.DataFrame(columns=["prompt", "alpha", "continuation"])
-        frame.attrs["note"] = f"{backbone.name} is a masked LM: it fills a masked word but writes no continuation"
-        return frame
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    tok = backbone.tokenizer
-    rows = []
-    for alpha in alphas:
-        with torch.no_grad(), steer(backbone, direction, layer, float(alpha), scale):
-            for prompt in prompts:
-                ids = tok(prompt, return_tensors="pt").to(backbone.device)
-                out = backbone.model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
-                                              pad_token_id=tok.pad_token_id)
-                text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
-                rows.append((prompt, float(alpha), text))
-    return pd.DataFrame(rows, columns=["prompt", "alpha", "continuation"])

@@ -27,8 +27,11 @@ with similar valence; a choice made from emotion names, documented, not tuned). 
 re-orients it by the same anchors, and correlates the scores with the resampled human means, so the
 CI includes PCA instability (including PC1/PC2 swaps).
 
-**Layer.** Every layer is reported; the headline layer is fixed in advance as the middle layer
-(:func:`headline_layer`), never the best-correlating one.
+**Layer.** Every layer is reported (descriptive); the headline layer is fixed in advance at two thirds of the
+depth, where Sofroniew et al. (2026) read their emotion vectors (:func:`headline_layer`), never the
+best-correlating one. :data:`SOFRONIEW_R` holds their PC-rating correlations, for comparison only: 45 emotions
+with Russell-Mehrabian ratings in a much larger model, against the 27 GoEmotions emotions and this book's
+ratings here.
 
 Example:
     >>> ev = emotion_vectors("tiny-llama", profile="smoke", device="cpu")
@@ -63,7 +66,7 @@ from emolib.versions import version
 __all__ = [
     "ANCHORS", "EmotionVectors", "sample_comments", "pooled_residuals", "emotion_vectors",
     "headline_layer", "human_means", "pca_scores", "pc_direction", "contrast_direction", "pc_correlations",
-    "vector_rdms", "vector_rsa", "pc_layer_selection",
+    "vector_rdms", "vector_rsa", "pc_layer_selection", "SOFRONIEW_R", "with_reference", "against_baselines",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -71,6 +74,9 @@ logger = logging.getLogger(__name__)
 #: Fixed orientation anchors: PC k is flipped so that ``vector[a] - vector[b]`` projects positively.
 ANCHORS: dict[int, tuple[str, str]] = {1: ("joy", "sadness"), 2: ("excitement", "relief")}
 SCALES = ("valence", "arousal")
+#: Sofroniew et al. (2026): r of PC1 with valence and of PC2 with arousal (their 45 emotions, Russell-Mehrabian
+#: ratings, a much larger model): a reference beside ours, not a test.
+SOFRONIEW_R: dict[tuple[str, str], float] = {("PC1", "valence"): 0.81, ("PC2", "arousal"): 0.66}
 
 
 @dataclass
@@ -202,9 +208,44 @@ def emotion_vectors(
                           {**inputs, "n_comments": int(len(arrays["rows"])), "artifact": str(art.path)})
 
 
-def headline_layer(ev: EmotionVectors) -> int:
-    """The layer fixed in advance for headline numbers: the middle layer ``n_layers // 2``."""
-    return ev.n_layers // 2
+def headline_layer(ev: EmotionVectors | int) -> int:
+    """The layer fixed in advance for headline numbers: two thirds of the depth, ``(2 * n_layers) // 3`` (0-based;
+    Sofroniew et al. 2026 read theirs about two thirds of the way through the model).
+
+    Example:
+        >>> headline_layer(18), headline_layer(30)
+        (12, 20)
+    """
+    n_layers = ev if isinstance(ev, int) else ev.n_layers
+    return min((2 * n_layers) // 3, n_layers - 1)
+
+
+def with_reference(pcs: pd.DataFrame) -> pd.DataFrame:
+    """``pcs`` (:func:`pc_correlations`) with Sofroniew et al.'s r beside the matching (PC, scale) rows
+    (``sofroniew_r``; NaN elsewhere).
+
+    Example:
+        >>> row = pd.DataFrame({"pc": ["PC1"], "human_scale": ["valence"], "r": [0.5]})
+        >>> float(with_reference(row)["sofroniew_r"].iloc[0])
+        0.81
+    """
+    keys = zip(pcs["pc"], pcs["human_scale"])
+    return pcs.assign(sofroniew_r=[SOFRONIEW_R.get(k, np.nan) for k in keys])
+
+
+def against_baselines(ev: EmotionVectors, baselines: pd.DataFrame, layers: Sequence[int], target: pd.Series,
+                      standardize: bool = True) -> pd.DataFrame:
+    """Kendall tau-b of the emotion-vector RDMs at ``layers`` and of each baseline RDM (``[351 pairs]`` columns in
+    paper order, e.g. :func:`emolib.paper.confounds.baseline_rdms`: label co-occurrence, TF-IDF, input embeddings)
+    with ``target`` (a human RDM): ``rdm, kind, tau``.
+    """
+    rdms = vector_rdms(ev, standardize=standardize)[[f"layer {k}" for k in layers]]
+    rdms.columns = [f"emotion vectors, {c}" for c in rdms.columns]
+    both = pd.concat([rdms, baselines.set_axis(rdms.index)], axis=1)
+    table = compare_rdms(both, pd.DataFrame({"target": np.asarray(target)}), "kendall")
+    kinds = ["emotion vectors"] * rdms.shape[1] + ["baseline"] * baselines.shape[1]
+    tau = dict(zip(table["rdm"], table["r"]))
+    return pd.DataFrame({"rdm": both.columns, "kind": kinds, "tau": [float(tau[c]) for c in both.columns]})
 
 
 def human_means() -> pd.DataFrame:

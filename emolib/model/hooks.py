@@ -10,8 +10,9 @@ Three sites per layer (:class:`~emolib.model.backbones.Site`), one definition ea
 
 :func:`record` keeps one position per sequence (an int, or a ``[B]`` tensor) or every position
 (``positions=None``); recorded tensors stay on the model's device. :func:`mask_units` zeroes FFN
-units (masks as a batch dimension), :func:`add_to_layer` adds vectors to a block's output. All
-three are context managers that remove their hooks in ``finally``.
+units (masks as a batch dimension), :func:`add_to_layer` adds vectors to a block's output, and
+:func:`reuse_prefix` runs the blocks before a layer once for many forward passes of the same prompts. All
+are context managers that remove their hooks in ``finally``.
 
 Example:
     >>> import torch
@@ -34,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -43,7 +45,7 @@ from torch import nn
 
 from emolib.model.backbones import Backbone
 
-__all__ = ["SITES", "Recording", "record", "mask_units", "add_to_layer", "check_layers"]
+__all__ = ["SITES", "Recording", "record", "mask_units", "add_to_layer", "reuse_prefix", "check_layers"]
 
 SITES = ("ffn", "value", "residual")
 
@@ -228,3 +230,65 @@ def add_to_layer(backbone: Backbone, layer: int, vectors: torch.Tensor) -> Itera
         yield state
     finally:
         handle.remove()
+
+
+@contextlib.contextmanager
+def reuse_prefix(
+    backbone: Backbone, layer: int, batch: dict[str, torch.Tensor], batch_size: int = 64
+) -> Iterator[dict]:
+    """Run blocks ``0..layer-1`` once on ``batch`` (``[P, T]``); inside, forward passes on rows of it reuse them.
+
+    Set ``state["rows"]`` (``[B]`` indices into ``batch``) before each forward pass of the sub-batch
+    ``{k: v[rows]}``: blocks ``0..layer-1`` then return their input unchanged (no compute) and block
+    ``layer`` gets the cached input of those rows, so its output and everything after it are exactly
+    what a full forward pass gives (hooks on block ``layer`` and later apply as usual). Falls back to
+    full forward passes (``state["active"] = False``) when ``layer == 0`` or a block returns a tuple.
+    """
+    state: dict[str, Any] = {"rows": None, "active": False}
+    if layer == 0:
+        yield state
+        return
+    blocks = [backbone.sites[i].block for i in range(layer)]
+    target = backbone.sites[layer].block
+    kept: dict[str, Any] = {"tuple": False, "parts": []}
+
+    def keep_input(module, args, kwargs):
+        kept["parts"].append((args[0] if args else kwargs["hidden_states"]).detach())  # [b, T, d]
+
+    def output_type(module, args, output):
+        kept["tuple"] |= isinstance(output, tuple)
+
+    handles = [target.register_forward_pre_hook(keep_input, with_kwargs=True)]
+    handles += [block.register_forward_hook(output_type) for block in blocks]
+    try:
+        with torch.no_grad():
+            for start in range(0, len(batch["input_ids"]), batch_size):
+                chunk = {k: v[start : start + batch_size] for k, v in batch.items()}
+                backbone.model(input_ids=chunk["input_ids"], attention_mask=chunk["attention_mask"])
+    finally:
+        for handle in handles:
+            handle.remove()
+    if kept["tuple"] or not kept["parts"]:
+        yield state
+        return
+    kept["hidden"] = torch.cat(kept.pop("parts"))  # [P, T, d]
+
+    def skip(*args, **kwargs):
+        return args[0] if args else kwargs["hidden_states"]
+
+    def replace_input(module, args, kwargs):
+        hidden = kept["hidden"][state["rows"]]  # [B, T, d]
+        if args:
+            return (hidden,) + tuple(args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
+
+    handle = target.register_forward_pre_hook(replace_input, with_kwargs=True, prepend=True)
+    for block in blocks:
+        block.forward = skip
+    state["active"] = True
+    try:
+        yield state
+    finally:
+        handle.remove()
+        for block in blocks:
+            block.__dict__.pop("forward", None)

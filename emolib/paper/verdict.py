@@ -32,6 +32,7 @@ from emolib.emotions import ATTRIBUTES
 from emolib.paper import mask_inference as mi
 from emolib.paper import power as pw
 from emolib.paper.claims import CHANCE_FLOOR, CLAIM_TESTS, Evidence, claim_rows, run_evidence
+from emolib.stats import POWER_TARGET, decide, holm
 
 __all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "POWER_TARGET", "CHANCE_FLOOR", "Evidence", "holm", "decide", "judge",
            "claim_rows", "error_rates", "verdict_table", "verdict", "run_evidence", "findings", "other_k_sentence",
@@ -49,41 +50,7 @@ CLAIMS = {
 VERDICTS = ("holds", "does not hold", "cannot tell")
 COLUMNS = ["claim", "k", "measure", "released_roberta", "released_verdict", "value", "ci_low", "ci_high", "p",
            "p_holm", "power", "paper_at_design", "null_control", "test", "verdict", "reason", "survives_cooccurrence"]
-#: The power a design needs before its verdict may say "does not hold".
-POWER_TARGET = 0.8
 _MASK_CLAIMS = ("masks_random", "masks_sham", "weights")
-
-
-def holm(p) -> np.ndarray:
-    """Holm-adjusted p values (NaN stays NaN and does not count), monotone and capped at 1."""
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size:
-        order = ok[np.argsort(p[ok], kind="stable")]
-        adjusted = np.maximum.accumulate(p[order] * (ok.size - np.arange(ok.size)))
-        out[order] = np.minimum(adjusted, 1.0)
-    return out
-
-
-def decide(p_holm: float, p_shift_holm: float, power: float, alpha: float = 0.05,
-           reason: str = "") -> tuple[str, str]:
-    """The verdict and, for "cannot tell", its reason (see the module docstring). A ``reason`` that rules the row out
-    (prompts near chance, a descriptive mask size) wins over any test."""
-    if reason:
-        return "cannot tell", reason
-    if np.isfinite(p_holm) and p_holm < alpha:
-        return "holds", ""
-    if np.isfinite(p_shift_holm) and p_shift_holm < alpha:
-        if np.isfinite(power) and power >= POWER_TARGET:
-            return "does not hold", ""
-        return "cannot tell", (f"smaller than the paper's effect, but the design had power {power:.2f} < "
-                               f"{POWER_TARGET} to see it")
-    if np.isfinite(power) and power < POWER_TARGET:
-        return "cannot tell", f"power {power:.2f} < {POWER_TARGET} to see the paper's effect at this design"
-    if not np.isfinite(power):
-        return "cannot tell", "not significant; no design-matched effect of the paper to rule out"
-    return "cannot tell", "neither the effect nor its absence is significant"
 
 
 def judge(rows: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

@@ -20,7 +20,7 @@ __all__ = ["VARIANT_COLOURS", "accuracy_by_layer", "features_by_layer", "confoun
 
 #: One colour per probe variant (faithful = Emo_LLM's protocol; the rest the rigorous one and its baselines).
 VARIANT_COLOURS = {"faithful": "#d1495b", "faithful-knn": "#edae49", "grouped": "#66a182", "centred": "#00798c",
-                   "random-label": "#8d96a3", "lexical": "#2e4057"}  # fmt: skip
+                   "random-label": "#8d96a3", "oracle": "#2e4057"}  # fmt: skip
 FEATURE_STYLES = {"value": "-", "residual": "--"}
 
 
