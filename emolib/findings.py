@@ -227,8 +227,10 @@ def valence_findings(inference, divergent: pd.DataFrame, comparison: pd.DataFram
     oracle = gains.loc[("valence", "E1", "centred", "oracle", "all")]
     acc = inference.summary[inference.summary["layer"].astype(str) == "nested"].set_index(
         ["scale", "experiment", "variant"])
+    from emolib.emollm.divergent import readings
+
     per_template = divergent[divergent["template"] != "all"]["accuracy"]
-    kinds = divergent[divergent["template"] == "all"].set_index("kind")["accuracy"]
+    kinds = divergent[divergent["template"] == "all"].groupby("kind")["accuracy"].mean()
     row = comparison.set_index(["scale", "features"]).loc[("valence", "residual")]
 
     def get(arousal: str, valence: str) -> int:
@@ -262,7 +264,7 @@ def valence_findings(inference, divergent: pd.DataFrame, comparison: pd.DataFram
             "oracle_sentence": wording.oracle_sentence(float(oracle["gain"]), float(oracle["ci_low"]),
                                                        float(oracle["ci_high"])),
             "matched": matched, "opposite": opposite,
-            "divergent_sentence": wording.divergent_sentence(matched, opposite, spread),
+            "divergent_sentence": wording.divergent_sentence(readings(divergent), spread),
             "faithful": float(row["faithful E1"]),
             "decoding_sentence": wording.decoding_sentence(centred),
             "leak_sentence": wording.leak_sentence(float(row["faithful E1"]), float(row["centred E1"])),

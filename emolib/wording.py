@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 __all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "baseline_sentence", "transfer_sentence", "uncomposed_sentence",
@@ -161,31 +162,29 @@ def oracle_sentence(gain: float, low: float, high: float, margin: float = 0.03) 
     return f"It is neither reliably above nor below {oracle} ({numbers})."
 
 
-def divergent_sentence(matched: float, opposite: float, spread: tuple[float, float] | None = None, high: float = 0.7,
-                       low: float = 0.3) -> str:
-    """What the probe reads on templates where the character feels the same as / the opposite of the adjective.
+def divergent_sentence(readings: Mapping[str, float], spread: tuple[float, float] | None = None,
+                       clear: float = 0.75, margin: float = 0.1) -> str:
+    """Which reading explains the probe on the divergent templates (:func:`emolib.emollm.divergent.readings`): the
+    character's state, the adjective's own valence or a flip after a contrast word.
 
     Example:
-        >>> divergent_sentence(0.63, 0.81)
-        "On templates where the character feels the opposite of the adjective without a negation word, the probe agrees with the character's state on 0.810 (matched templates: 0.630): these templates cannot separate an inference about the character from the sentence's words."
-        >>> divergent_sentence(0.9, 0.1).split(": ")[-1]
-        'the probe follows the adjective, not the character.'
-        >>> divergent_sentence(0.9, 0.1, (0.27, 0.96)).endswith("(one template to the next: 0.270 to 0.960).")
-        True
+        >>> divergent_sentence({"character": 0.62, "adjective": 0.45, "contrast cue": 0.83}).split(": ")[-1]
+        'the probe follows the contrast word, not the character.'
+        >>> divergent_sentence({"character": 0.6, "adjective": 0.5, "contrast cue": 0.55}).split(": ")[-1]
+        "no one reading explains it, and these templates cannot separate an inference about the character from the sentence's words."
     """
-    head = (f"On templates where the character feels the opposite of the adjective without a negation word, the probe "
-            f"agrees with the character's state on {opposite:.3f} (matched templates: {matched:.3f}): ")
-    if matched >= high and opposite >= high:
-        text = head + ("it follows the character through the contrast, though the opposite templates carry contrast "
-                       "words (but, opposite, reverse, except) that the matched ones lack, so a contrast cue could "
-                       "do the same.")
-    elif matched >= high and opposite <= low:
-        text = head + "the probe follows the adjective, not the character."
-    else:
-        text = head + "these templates cannot separate an inference about the character from the sentence's words."
-    if spread is not None:
-        text = text[:-1] + f" (one template to the next: {spread[0]:.3f} to {spread[1]:.3f})."
-    return text
+    what = {"character": "the character's state", "adjective": "the adjective, not the character",
+            "contrast cue": "the contrast word, not the character"}
+    ranked = sorted(readings.items(), key=lambda kv: -kv[1])
+    where = f" (one template to the next: {spread[0]:.3f} to {spread[1]:.3f})" if spread is not None else ""
+    head = (f"On templates where the character feels the opposite of the adjective or the same, said with or without "
+            f"a contrast word, the probe's predictions agree with the character's state on {readings['character']:.3f}"
+            f"{where}, with the adjective's own valence on {readings['adjective']:.3f} and with a flip after a "
+            f"contrast word on {readings['contrast cue']:.3f}: ")
+    if ranked[0][1] >= clear and ranked[0][1] - ranked[1][1] >= margin:
+        return head + f"the probe follows {what[ranked[0][0]]}."
+    return head + ("no one reading explains it, and these templates cannot separate an inference about the character "
+                   "from the sentence's words.")
 
 
 def baseline_sentence(paper_n: int, pooled_n: int, total: int) -> str:

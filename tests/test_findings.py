@@ -55,7 +55,8 @@ def test_valence_findings_read_the_claim_and_the_confound_from_the_numbers():
     comparison = pd.DataFrame([{"scale": "valence", "features": "residual", "layer": 3, "faithful E1": 0.9,
                                 "centred E1": 0.71, "oracle E1": 0.70, "random-label E1": 0.5,
                                 "centred - oracle": 0.01}])
-    divergent = pd.DataFrame({"kind": ["matched", "opposite"], "template": "all", "accuracy": [0.9, 0.1]})
+    divergent = pd.DataFrame({"kind": ["matched", "opposite"], "template": "all", "accuracy": [0.9, 0.1],
+                              "follows_adjective": [0.9, 0.9], "follows_contrast_cue": [0.5, 0.5]})
     crosstab = pd.DataFrame({"negative": [10, 14], "positive": [24, 24], "none": [3, 4]}, index=["high", "low"])
     facts = findings.valence_findings(inference, divergent, comparison, crosstab, {"accuracy": 0.569},
                                       {"all arousal prompts": 0.544, "arousal words not in the valence lists": 0.5})
