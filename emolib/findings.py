@@ -286,13 +286,14 @@ def _control_sentence(top: pd.Series, controls: pd.DataFrame) -> str:
     """The valence direction against its control directions at the same alpha (contrasts, its projected version)."""
     if controls.empty:
         return ""
-    n, above = len(controls), int((controls["effect"] >= top["effect"]).sum())
+    rivals = controls[controls["role"] != "projected"] if "role" in controls else controls
+    n, above = len(rivals), int((rivals["effect"] >= top["effect"]).sum())
     if above == 0:
-        text = (f"It shifts the read-out more than all {n} control directions at the same alpha (p_controls = "
-                f"{float(top.get('p_controls', np.nan)):.3f}).")
+        text = (f"It shifts the read-out more than all {n} emotion contrasts of similar valence at the same alpha "
+                f"(p_controls = {float(top.get('p_controls', np.nan)):.3f}, the smallest value {n} controls allow).")
     else:
-        text = (f"{above} of its {n} control directions shift the read-out at least as much at the same alpha: the "
-                "effect is not specific to valence.")
+        text = (f"{above} of its {n} emotion contrasts of similar valence shift the read-out at least as much at the "
+                "same alpha: the effect is not specific to valence.")
     d, lo, hi = (float(top.get(k, np.nan)) for k in ("vs_projected", "vs_projected_low", "vs_projected_high"))
     if not all(map(_finite, (d, lo, hi))):
         return text
@@ -301,9 +302,8 @@ def _control_sentence(top: pd.Series, controls: pd.DataFrame) -> str:
                        "the effect is the direct path through their unembedding.")
     if hi < 0:
         return text + f" Projecting the read-out words out raises the shift by {-d:.2f} [{-hi:.2f}, {-lo:.2f}]."
-    return text + (f" Projecting the read-out words out changes the shift by {-d:+.2f} (the interval of the difference, "
-                   f"{lo:+.2f} to {hi:+.2f}, includes 0): the effect does not rest on the direct path through their "
-                   "unembedding.")
+    return text + (f" Projecting the read-out words out makes no detectable difference (difference {d:+.2f}, "
+                   f"{lo:+.2f} to {hi:+.2f}).")
 
 
 def _slope_sentence(row: pd.Series | None, alphas) -> str:
@@ -316,7 +316,8 @@ def _slope_sentence(row: pd.Series | None, alphas) -> str:
             f"{row['random_high']:+.2f}; p_random = {row['p_random']:.3f}).")
 
 
-def _behaviour_sentence(behaviour: pd.DataFrame | None, name: str) -> tuple[str, dict[str, float | str]]:
+def _behaviour_sentence(behaviour: pd.DataFrame | None, name: str,
+                        min_hits: int = 10) -> tuple[str, dict[str, float | str]]:
     """What greedy continuations steered along ``name`` say, with the facts behind the sentence."""
     facts: dict[str, float | str] = {"behaviour_direction": "", "behaviour_difference": np.nan,
                                      "behaviour_low": np.nan, "behaviour_high": np.nan}
@@ -334,9 +335,13 @@ def _behaviour_sentence(behaviour: pd.DataFrame | None, name: str) -> tuple[str,
     name = str(row["direction"])
     facts = {"behaviour_direction": name, "behaviour_difference": float(row["difference"]),
              "behaviour_low": float(row["ci_low"]), "behaviour_high": float(row["ci_high"])}
-    if int(row["hits_minus"]) + int(row["hits_plus"]) == 0:
+    hits = int(row["hits_minus"]) + int(row["hits_plus"])
+    if hits == 0:
         return (f"In greedy continuations steered along {name} at minus and plus its alpha, no shipped valence "
                 "adjective appears: the behavioural read-out cannot tell."), facts
+    if hits < min_hits:
+        return (f"Greedy continuations steered along {name} hold only {hits} shipped valence adjectives at minus and "
+                f"plus its alpha: too few for the behavioural read-out to tell anything."), facts
     numbers = f"{row['difference']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}] per continuation"
     if row["ci_low"] > 0:
         text = (f"Greedy continuations steered along {name} at plus its alpha hold more positive and fewer negative "
@@ -347,12 +352,13 @@ def _behaviour_sentence(behaviour: pd.DataFrame | None, name: str) -> tuple[str,
     random = behaviour[behaviour["role"] == "random"] if "role" in behaviour else behaviour.iloc[:0]
     if len(random):
         k = int((random["difference"] >= row["difference"]).sum())
-        text += f" Of {len(random)} random directions steered the same way, {k} of them by at least as much."
+        text += (f" Of {len(random)} random directions steered the same way, {k} of them by at least as much (the "
+                 f"smallest share {len(random)} allow is 1/{len(random) + 1}).")
     return text, facts
 
 
 def steering_findings(best: pd.DataFrame, n_random: int, slopes: pd.DataFrame | None = None,
-                      behaviour: pd.DataFrame | None = None) -> dict[str, float | str]:
+                      behaviour: pd.DataFrame | None = None, primary: str | None = "emotion PC1") -> dict[str, float | str]:
     """The held-out steering result of the valence direction furthest above the random draws (largest ``z``),
     with sentences that read it against the random directions, the control directions, its dose-response slope
     and the behavioural read-out.
@@ -377,9 +383,14 @@ def steering_findings(best: pd.DataFrame, n_random: int, slopes: pd.DataFrame | 
         >>> steering_findings(best, 20)["direction"]
         'b'
     """
+    from emolib.stats import holm
+
     pool = best[best["role"] == "valence"] if "role" in best.columns else best
-    ranked = pool.assign(z=pool["z"].fillna(-np.inf)).sort_values("z", ascending=False, kind="stable")
-    top = ranked.iloc[0]
+    pool = pool.assign(p_holm=holm(pool["p_random"].to_numpy(float)))
+    if primary is not None and primary in set(pool["direction"]):  # fixed in advance: no choice on the test half
+        top = pool[pool["direction"] == primary].iloc[0]
+    else:
+        top = pool.assign(z=pool["z"].fillna(-np.inf)).sort_values("z", ascending=False, kind="stable").iloc[0]
     name = str(top["direction"])
     if "n_random" in top.index and _finite(top["n_random"]):
         n_random = int(top["n_random"])
@@ -389,7 +400,9 @@ def steering_findings(best: pd.DataFrame, n_random: int, slopes: pd.DataFrame | 
         "direction": name, "alpha": float(top["alpha"]), "effect": float(top["effect"]),
         "ci_low": float(top.get("ci_low", np.nan)), "ci_high": float(top.get("ci_high", np.nan)),
         "p_random": float(top["p_random"]), "n_random": int(n_random),
-        "sentence": wording.random_floor_sentence(name, float(top["p_random"]), n_random),
+        "p_holm": float(top["p_holm"]),
+        "sentence": wording.random_floor_sentence(name, float(top["p_random"]), n_random)
+        + (f" Holm over the {len(pool)} valence directions: p = {float(top['p_holm']):.3f}." if len(pool) > 1 else ""),
         "p_controls": float(top.get("p_controls", np.nan)), "n_controls": int(len(controls)),
         "control_sentence": _control_sentence(top, controls)}
     row = None

@@ -141,11 +141,12 @@ def _steering_tests(effect: float, control: float, projected: float, vs_projecte
 def test_steering_findings_read_the_controls_honestly():
     above = findings.steering_findings(_steering_tests(2.0, 0.3, 1.9, (0.1, -0.2, 0.4)), 200)
     assert "more than all 200 random directions" in above["sentence"] and above["p_random"] == pytest.approx(1 / 201)
-    assert "more than all 2 control directions" in above["control_sentence"]
-    assert "includes 0" in above["control_sentence"] and "does not rest on the direct path" in above["control_sentence"]
+    assert "more than all 1 emotion contrasts of similar valence" in above["control_sentence"]
+    assert "the smallest value 1 controls allow" in above["control_sentence"]
+    assert "makes no detectable difference" in above["control_sentence"]
     below = findings.steering_findings(_steering_tests(0.5, 0.8, 0.1, (0.4, 0.2, 0.6)), 200)
     assert "no more than random directions" in below["sentence"]
-    assert "1 of its 2 control directions" in below["control_sentence"] and "not specific" in below["control_sentence"]
+    assert "1 of its 1 emotion contrasts" in below["control_sentence"] and "not specific" in below["control_sentence"]
     assert "lowers the shift by 0.40 [0.20, 0.60]" in below["control_sentence"]
     assert below["summary"].startswith(below["sentence"])
 
@@ -160,6 +161,8 @@ def test_steering_findings_read_the_slope_and_the_behaviour():
     behaviour = pd.DataFrame([row, row | {"direction": "random", "role": "random", "difference": 0.5}])
     facts = findings.steering_findings(tests, 200, slopes, behaviour)
     assert "+4.00 [+3.00, +5.00]" in facts["slope_sentence"] and "-0.5, -0.25, 0.25, 0.5" in facts["slope_sentence"]
+    assert "too few" in facts["behaviour_sentence"]  # 7 adjectives in all
+    facts = findings.steering_findings(tests, 200, slopes, behaviour.assign(hits_minus=6, hits_plus=8))
     assert "no reliable shift" in facts["behaviour_sentence"]
     assert "1 of them by at least as much" in facts["behaviour_sentence"]
     silent = findings.steering_findings(tests, 200, slopes, behaviour.assign(hits_minus=0, hits_plus=0))

@@ -83,7 +83,9 @@ def test_held_out_tests_floor_controls_and_paired_differences():
     assert tests["direction"].tolist() == ["v", "c", "v (projected)"] and set(tests["alpha_of"]) == {"v"}
     v = tests.iloc[0]
     assert v["p_random"] == pytest.approx(1 / 201) and v["n_random"] == 200 and v["n_prompts"] == 4
-    assert v["p_controls"] == pytest.approx(1 / 3) and v["control_max"] == pytest.approx(tests.iloc[2]["effect"])
+    # only the contrast competes (the projected version asks which path the effect takes): floor 1 / 2
+    assert v["p_controls"] == pytest.approx(1 / 2) and v["n_controls"] == 1
+    assert v["control_max"] == pytest.approx(tests.iloc[1]["effect"])
     held = shifts[shifts.prompt.isin(half_b) & (shifts.alpha == 1.0)].pivot_table(index="prompt", columns="direction",
                                                                                    values="shift", aggfunc="mean")
     assert v["vs_projected"] == pytest.approx((held["v"] - held["v (projected)"]).mean())

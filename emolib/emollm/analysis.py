@@ -291,7 +291,7 @@ def vectors_and_steering(
     run = steering_with_controls(
         bb, directions, layer, steer_settings.alphas, prompts, contrasts=contrast_controls(ev, layer),
         n_random=steer_settings.n_random, n_select=steer_settings.n_select, seed=seed,
-        slope_range=steer_settings.slope_range, behaviour_for=["emotion PC1"],
+        slope_range=steer_settings.slope_range, behaviour_for=list(directions),
         n_behaviour_random=steer_settings.n_behaviour_random, max_new_tokens=steer_settings.max_new_tokens)
     times["steering"] = time.perf_counter() - start - run.seconds["continuations"]
     times["continuations"] = run.seconds["continuations"]  # the behavioural read-out's greedy continuations

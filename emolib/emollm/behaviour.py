@@ -133,11 +133,12 @@ def behavioural_readout(
     prompts: Sequence[str] = NEUTRAL_PROMPTS[:8], *, random: torch.Tensor | None = None,
     prompt_ids: Sequence[int] | None = None, scale: float | None = None, max_new_tokens: int = 16,
     words: tuple[frozenset[str], frozenset[str]] | None = None, batch_size: int = 32,
+    keep_norm: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Greedy continuations steered at ``-|alpha|`` and ``+|alpha|`` along each direction, and unsteered, scored.
 
     Args:
-        directions: named ``[d]`` directions (unit-normalised here).
+        directions: named ``[d]`` directions (unit-normalised here, except those named in ``keep_norm``).
         random: optional ``[n, d]`` random directions, rows named ``"random"`` with draws ``0..n-1``.
         prompt_ids: the prompts' indices for the ``prompt`` column (default ``0..``).
         words: ``(positive, negative)`` word sets; default :func:`behaviour_words` (the read-out words excluded).
@@ -170,7 +171,8 @@ def behavioural_readout(
         raise ValueError(f"prompt_ids has {len(prompt_ids)} entries for {len(prompts)} prompts")
     width = backbone.hidden_size
     scale = typical_norm(backbone, layer) if scale is None else float(scale)
-    units = [(name, 0, _unit(d, width)) for name, d in directions.items()]
+    units = [(name, 0, torch.as_tensor(d, dtype=torch.float32) if name in keep_norm else _unit(d, width))
+             for name, d in directions.items()]
     if random is not None:
         units += [("random", k, u) for k, u in enumerate(_unit(random, width).reshape(-1, width))]
     conditions = [("unsteered", 0, torch.zeros(width), 0.0)]

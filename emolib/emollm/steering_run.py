@@ -95,12 +95,18 @@ def steering_with_controls(
     named: dict[str, torch.Tensor] = {}
     roles: dict[str, str] = {}
     projected = {name: projected_name(name) for name in valence} if project else {}
+    kept: dict[str, float] = {}  # the norm of each projected direction: what is left of the unit vector
     for role, group in (("valence", valence), ("projected", {projected[n]: project_out_readout(
-            backbone, valence[n], positive, negative) for n in projected}), ("contrast", contrasts)):
+            backbone, _unit(valence[n], width), positive, negative) for n in projected}), ("contrast", contrasts)):
         for name, direction in group.items():
             if name in named or name in ("random", "unsteered"):
                 raise ValueError(f"direction name {name!r} is used twice or reserved; rename it")
-            named[name], roles[name] = _unit(direction, width), role
+            if role == "projected":  # not renormalised: the same vector minus its read-out component
+                named[name] = torch.as_tensor(direction, dtype=torch.float32)
+                kept[name] = float(named[name].norm())
+            else:
+                named[name] = _unit(direction, width)
+            roles[name] = role
     behaviour_for = list(valence)[:1] if behaviour_for is None else list(behaviour_for)
     unknown = [n for n in behaviour_for if n not in valence]
     if unknown:
@@ -132,11 +138,13 @@ def steering_with_controls(
         parts.append(behavioural_readout(backbone, dirs, layer, magnitude, [prompts[p] for p in half_b],
                                          random=draws[:n_behaviour_random] if n_behaviour_random else None,
                                          prompt_ids=half_b, scale=scale, max_new_tokens=max_new_tokens,
-                                         batch_size=batch_size))
+                                         batch_size=batch_size,
+                                         keep_norm=[k for k in dirs if roles[k] == "projected"]))
     continuations = pd.concat(parts, ignore_index=True).drop_duplicates(
         ["direction", "draw", "alpha", "prompt"], ignore_index=True) if backbone.kind == "causal" else parts[0]
     behaviour = behaviour_table(continuations, roles, level)
     seconds["continuations"] = time.perf_counter() - start
+    tests["kept_norm"] = tests["direction"].map(kept)  # NaN except on projected rows: |unit vector minus read-out part|
     return SteeringRun(layer, shifts, dose, tests, slopes, continuations, behaviour, roles, chosen, half_a, half_b,
                        n_random, n_select, seconds)
 

@@ -36,10 +36,10 @@ def split_prompts(n_prompts: int, seed: int = 0) -> tuple[list[int], list[int]]:
 def _select_alpha(shifts: pd.DataFrame, name: str, half_a: Sequence[int], n_select: int | None = None) -> float:
     """The nonzero alpha where ``name``'s mean shift on ``half_a`` lies furthest above the random draws (draw <
     ``n_select``), in the draws' sds; the largest mean shift with fewer than 2 draws at some alpha."""
-    in_a = shifts["prompt"].isin(list(half_a)) & (shifts["alpha"] != 0)
+    in_a = shifts["prompt"].isin(list(half_a)) & (shifts["alpha"] > 0)  # directions are oriented in advance
     mine = shifts[in_a & (shifts["direction"] == name)]
     if mine.empty:
-        raise ValueError(f"no nonzero-alpha shifts of direction {name!r} on the selection half")
+        raise ValueError(f"no positive-alpha shifts of direction {name!r} on the selection half")
     means = mine.groupby("alpha")["shift"].mean()
     rand = shifts[in_a & (shifts["direction"] == "random")]
     if n_select is not None:
@@ -54,8 +54,9 @@ def _select_alpha(shifts: pd.DataFrame, name: str, half_a: Sequence[int], n_sele
 
 def choose_alphas(shifts: pd.DataFrame, names: Sequence[str], half_a: Sequence[int],
                   n_select: int | None = None) -> dict[str, float]:
-    """Each direction's alpha chosen on the prompts ``half_a``: the nonzero alpha where its mean shift lies furthest
-    above the random draws (``draw < n_select``; all draws if ``None``), in random-draw sds.
+    """Each direction's alpha chosen on the prompts ``half_a``: the positive alpha (the directions are oriented towards
+    positive valence in advance) where its mean shift lies furthest above the random draws (``draw < n_select``; all
+    draws if ``None``), in random-draw sds.
 
     Example:
         >>> rows = [("d", 0, 0, a, p, a * (3 - a)) for a in (1.0, 2.0) for p in range(4)]
@@ -130,8 +131,9 @@ def held_out_tests(
     - ``effect, ci_low, ci_high``: mean shift over the prompts, t CI;
     - ``random_mean, random_low, random_high`` (percentile band of the per-draw mean shifts), ``z`` (distance
       from the random mean in draw sds), ``p_random = (1 + #draws >= effect) / (1 + n_random)``;
-    - on the direction's own row: ``p_controls = (1 + #controls with effect >= its effect) / (1 + n_controls)``,
-      ``control_max`` (the largest control effect), ``vs_contrasts`` (its shift minus the mean shift of its
+    - on the direction's own row: ``p_controls = (1 + #contrasts with effect >= its effect) / (1 + n_controls)`` over
+      its controls of role ``"contrast"`` (its projected version is not a rival: it asks which path the effect
+      takes), ``control_max`` (the largest contrast effect), ``vs_contrasts`` (its shift minus the mean shift of its
       controls of role ``"contrast"``, per prompt; t CI) and ``vs_projected`` (minus its control of role
       ``"projected"``).
 
@@ -162,10 +164,12 @@ def held_out_tests(
     for name, alpha in alphas.items():
         own, x = row(name, alpha, name)
         mine = [row(c, alpha, name) for c in controls.get(name, [])]
-        if mine:
-            effects = np.array([r["effect"] for r, _ in mine])
+        rivals = [r for r, _ in mine if r["role"] != "projected"]
+        if rivals:
+            effects = np.array([r["effect"] for r in rivals])
             own |= {"p_controls": float((1 + np.sum(effects >= own["effect"])) / (1 + len(effects))),
                     "n_controls": len(effects), "control_max": float(effects.max())}
+        if mine:
             contrast = [s for r, s in mine if r["role"] == "contrast"]
             if contrast:
                 mean = pd.concat(contrast, axis=1, join="inner").mean(axis=1)
