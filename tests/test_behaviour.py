@@ -8,23 +8,7 @@ import torch
 from emolib.emollm import behaviour as B
 from emolib.emollm import steering as S
 from emolib.model import tiny_backbone
-
-PROMPTS = ["the movie was", "my day was", "the food here is", "the weather today is", "the party was", "this song is"]
-
-
-@pytest.fixture(scope="module", params=["llama", "gpt2"])
-def bb(request):
-    return tiny_backbone(request.param)
-
-
-def _direction(bb, seed=1):
-    return torch.randn(bb.hidden_size, generator=torch.Generator().manual_seed(seed))
-
-
-def _logits(bb, text="the movie was so"):
-    ids = bb.tokenizer(text, return_tensors="pt")
-    with torch.no_grad():
-        return bb.model(**ids).logits
+from test_steering import PROMPTS, _direction, _logits, bb  # noqa: F401 (bb is a fixture)
 
 
 @pytest.mark.parametrize("family", ["roberta", "bert"])

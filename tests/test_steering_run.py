@@ -10,23 +10,7 @@ import torch
 from emolib.emollm import steering as S
 from emolib.emollm import steering_run as SR
 from emolib.model import tiny_backbone
-
-PROMPTS = ["the movie was", "my day was", "the food here is", "the weather today is", "the party was", "this song is"]
-
-
-@pytest.fixture(scope="module", params=["llama", "gpt2"])
-def bb(request):
-    return tiny_backbone(request.param)
-
-
-def _direction(bb, seed=1):
-    return torch.randn(bb.hidden_size, generator=torch.Generator().manual_seed(seed))
-
-
-def _logits(bb, text="the movie was so"):
-    ids = bb.tokenizer(text, return_tensors="pt")
-    with torch.no_grad():
-        return bb.model(**ids).logits
+from test_steering import PROMPTS, _direction, bb  # noqa: F401 (bb is a fixture)
 
 
 def test_steering_with_controls_is_seeded_held_out_and_complete(bb):

@@ -5,28 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from emolib.emollm import steering as S
 from emolib.emollm import steering_stats as SS
-from emolib.model import tiny_backbone
-
-PROMPTS = ["the movie was", "my day was", "the food here is", "the weather today is", "the party was", "this song is"]
-
-
-@pytest.fixture(scope="module", params=["llama", "gpt2"])
-def bb(request):
-    return tiny_backbone(request.param)
-
-
-def _direction(bb, seed=1):
-    return torch.randn(bb.hidden_size, generator=torch.Generator().manual_seed(seed))
-
-
-def _logits(bb, text="the movie was so"):
-    ids = bb.tokenizer(text, return_tensors="pt")
-    with torch.no_grad():
-        return bb.model(**ids).logits
 
 
 def test_summarise_shifts_statistics():
