@@ -169,6 +169,7 @@ def _behaviour_sentence(behaviour: pd.DataFrame | None, name: str,
         text = (f"Greedy continuations steered along {name} show no reliable shift in positive against negative "
                 f"adjectives ({numbers}).")
     random = behaviour[behaviour["role"] == "random"] if "role" in behaviour else behaviour.iloc[:0]
+    random = random[random["alpha"] == row["alpha"]] if "alpha" in random else random  # steered the same size
     if len(random):
         k = int((random["difference"] >= row["difference"]).sum())
         text += (f" Of {len(random)} random directions steered the same way, {k} of them by at least as much (the "

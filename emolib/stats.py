@@ -55,9 +55,10 @@ def holm(p) -> np.ndarray:
 
 
 def decide(p_holm: float, p_shift_holm: float, power: float, alpha: float = 0.05,
-           reason: str = "") -> tuple[str, str]:
+           reason: str = "", reference: str = "the paper's effect") -> tuple[str, str]:
     """The verdict and, for "cannot tell", its reason (see the module docstring). A ``reason`` that rules the row out
-    (prompts near chance, a descriptive mask size) wins over any test."""
+    (prompts near chance, a descriptive mask size) wins over any test. ``reference`` names the effect that "does not
+    hold" rules out, in the reasons."""
     if reason:
         return "cannot tell", reason
     if np.isfinite(p_holm) and p_holm < alpha:
@@ -65,10 +66,10 @@ def decide(p_holm: float, p_shift_holm: float, power: float, alpha: float = 0.05
     if np.isfinite(p_shift_holm) and p_shift_holm < alpha:
         if np.isfinite(power) and power >= POWER_TARGET:
             return "does not hold", ""
-        return "cannot tell", (f"smaller than the paper's effect, but the design had power {power:.2f} < "
+        return "cannot tell", (f"smaller than {reference}, but the design had power {power:.2f} < "
                                f"{POWER_TARGET} to see it")
     if np.isfinite(power) and power < POWER_TARGET:
-        return "cannot tell", f"power {power:.2f} < {POWER_TARGET} to see the paper's effect at this design"
+        return "cannot tell", f"power {power:.2f} < {POWER_TARGET} to see {reference} at this design"
     if not np.isfinite(power):
         return "cannot tell", "not significant; no design-matched effect of the paper to rule out"
     return "cannot tell", "neither the effect nor its absence is significant"

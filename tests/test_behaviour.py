@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -54,3 +55,12 @@ def test_batched_greedy_continuations_equal_one_at_a_time(bb):
     for prompt, alpha, text in zip(prompts, alphas, batched):
         single = B.generate_examples(bb, d, 1, [alpha], [prompt], max_new_tokens=4)
         assert text == single["continuation"].iloc[0]
+
+
+def test_behaviour_table_keeps_each_steering_size_apart():
+    rows = [("unsteered", 0, 0.0, p, "", "", 0, 0, 0, 1.0) for p in range(2)]
+    rows += [("c", 0, s * size, p, "", "", 0, 0, int(s * size), 1.0)
+             for size in (1.0, 2.0) for s in (-1.0, 1.0) for p in range(2)]
+    table = B.behaviour_table(pd.DataFrame(rows, columns=B._CONTINUATION_COLUMNS))
+    assert table[["alpha", "minus", "plus", "difference"]].values.tolist() == [[1.0, -1.0, 1.0, 2.0],
+                                                                              [2.0, -2.0, 2.0, 4.0]]

@@ -133,7 +133,7 @@ def behavioural_readout(
     prompts: Sequence[str] = NEUTRAL_PROMPTS[:8], *, random: torch.Tensor | None = None,
     prompt_ids: Sequence[int] | None = None, scale: float | None = None, max_new_tokens: int = 16,
     words: tuple[frozenset[str], frozenset[str]] | None = None, batch_size: int = 32,
-    keep_norm: Sequence[str] = (),
+    keep_norm: Sequence[str] = (), unsteered: bool = True,
 ) -> pd.DataFrame:
     """Greedy continuations steered at ``-|alpha|`` and ``+|alpha|`` along each direction, and unsteered, scored.
 
@@ -142,6 +142,7 @@ def behavioural_readout(
         random: optional ``[n, d]`` random directions, rows named ``"random"`` with draws ``0..n-1``.
         prompt_ids: the prompts' indices for the ``prompt`` column (default ``0..``).
         words: ``(positive, negative)`` word sets; default :func:`behaviour_words` (the read-out words excluded).
+        unsteered: also continue the prompts unsteered (leave out when another call at another alpha already did).
 
     Returns:
         ``direction, draw, alpha, prompt, text, continuation, n_positive, n_negative, score, distinct`` with
@@ -175,7 +176,7 @@ def behavioural_readout(
              for name, d in directions.items()]
     if random is not None:
         units += [("random", k, u) for k, u in enumerate(_unit(random, width).reshape(-1, width))]
-    conditions = [("unsteered", 0, torch.zeros(width), 0.0)]
+    conditions = [("unsteered", 0, torch.zeros(width), 0.0)] if unsteered else []
     conditions += [(name, draw, u, sign * a) for name, draw, u in units for sign in (-1.0, 1.0)]
     jobs = [(c, k) for c in conditions for k in range(len(prompts))]
     vectors = torch.stack([u * (alpha_ * scale) for (_, _, u, alpha_), _ in jobs]) if jobs else torch.zeros(0, width)
@@ -196,7 +197,8 @@ _BEHAVIOUR_COLUMNS = ["direction", "draw", "role", "alpha", "minus", "zero", "pl
 
 def behaviour_table(continuations: pd.DataFrame, roles: Mapping[str, str] | None = None,
                     level: float = 0.95) -> pd.DataFrame:
-    """Mean continuation score per direction at ``-a, 0, +a`` and the paired difference ``+a`` minus ``-a``.
+    """Mean continuation score per direction and steering size ``a`` at ``-a, 0, +a`` and the paired difference ``+a``
+    minus ``-a`` (one row per direction, draw and ``a``: controls steered at several sizes get a row for each).
 
     Returns:
         ``direction, draw, role, alpha`` (= a), ``minus, zero, plus`` (mean score; ``zero``: the unsteered
@@ -219,15 +221,16 @@ def behaviour_table(continuations: pd.DataFrame, roles: Mapping[str, str] | None
         return table
     zero = continuations[continuations["direction"] == "unsteered"].groupby("prompt")["score"].mean()
     steered = continuations[continuations["direction"] != "unsteered"]
+    steered = steered.assign(size=steered["alpha"].abs())
     rows = []
-    for (name, draw), group in steered.groupby(["direction", "draw"], sort=False):
+    for (name, draw, size), group in steered.groupby(["direction", "draw", "size"], sort=False):
         plus = group[group["alpha"] > 0].groupby("prompt")["score"].mean()
         minus = group[group["alpha"] < 0].groupby("prompt")["score"].mean()
         diff, lo, hi = _paired(plus, minus, level)
         hits = group["n_positive"] + group["n_negative"]
         rows.append({"direction": name, "draw": int(draw),
                      "role": roles.get(name, "random" if name == "random" else "valence"),
-                     "alpha": float(group["alpha"].abs().max()), "minus": float(minus.mean()),
+                     "alpha": float(size), "minus": float(minus.mean()),
                      "zero": float(zero.mean()) if len(zero) else np.nan, "plus": float(plus.mean()),
                      "difference": diff, "ci_low": lo, "ci_high": hi,
                      "hits_minus": int(hits[group["alpha"] < 0].sum()),

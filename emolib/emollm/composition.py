@@ -46,11 +46,6 @@ class ProbeInference:
     gains: pd.DataFrame  # the rigorous probe against each baseline, paired over families, with the verdict
 
 
-def _decide(row: Mapping[str, float]) -> tuple[str, str]:
-    label, reason = families.decide_gain(row)
-    return label, reason.replace("the paper's effect", f"a gain of {row['smallest']:.2f}")
-
-
 def probe_inference(data: Mapping[str, Mapping], layers: Sequence[int] | None = None, features: str = "residual",
                     n_splits: int = 5, inner_splits: int = 3, seed: int = 0, n_boot: int = 2000,
                     n_perm: int = 10_000) -> ProbeInference:
@@ -75,7 +70,7 @@ def probe_inference(data: Mapping[str, Mapping], layers: Sequence[int] | None = 
                      for b in against for part, negated in (("all", None), ("negated", True))]
             for probe, baseline, part, gain in rows:
                 claim = scale == "valence" and experiment == "E1" and probe == "transfer"
-                verdict, reason = _decide(gain) if claim else ("descriptive", "")
+                verdict, reason = families.decide_gain(gain) if claim else ("descriptive", "")
                 gains.append({"scale": scale, "experiment": experiment, "probe": probe, "against": baseline,
                               "rows": part, **gain, "verdict": verdict, "reason": reason})
     front = ["scale", "experiment", "variant", "layer"]

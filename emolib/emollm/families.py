@@ -300,4 +300,5 @@ def chance_gain(cv: pd.DataFrame, variant: str = "transfer", experiment: str = "
 
 def decide_gain(row: Mapping[str, float], alpha: float = 0.05) -> tuple[str, str]:
     """The verdict's three-way rule (:func:`emolib.stats.decide`) on a :func:`paired_gain` row."""
-    return decide(row["p"], row.get("p_shift", np.nan), row.get("power", np.nan), alpha)
+    return decide(row["p"], row.get("p_shift", np.nan), row.get("power", np.nan), alpha,
+                  reference=f"a gain of {row.get('smallest', SMALLEST_GAIN):.2f}")

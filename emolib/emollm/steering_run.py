@@ -131,7 +131,7 @@ def steering_with_controls(
     start = time.perf_counter()
     parts = []
     size = {n: abs(chosen[n]) if behaviour_alpha is None else abs(float(behaviour_alpha)) for n in behaviour_for}
-    for magnitude in dict.fromkeys(size.values()):
+    for first, magnitude in enumerate(dict.fromkeys(size.values())):
         mine = [n for n in behaviour_for if size[n] == magnitude]
         dirs = {k: named[k] for n in mine for k in [n] + ([projected[n]] if project else [])} | {
             k: named[k] for k in contrasts}
@@ -139,9 +139,9 @@ def steering_with_controls(
                                          random=draws[:n_behaviour_random] if n_behaviour_random else None,
                                          prompt_ids=half_b, scale=scale, max_new_tokens=max_new_tokens,
                                          batch_size=batch_size,
-                                         keep_norm=[k for k in dirs if roles[k] == "projected"]))
-    continuations = pd.concat(parts, ignore_index=True).drop_duplicates(
-        ["direction", "draw", "alpha", "prompt"], ignore_index=True) if backbone.kind == "causal" else parts[0]
+                                         keep_norm=[k for k in dirs if roles[k] == "projected"],
+                                         unsteered=first == 0))
+    continuations = pd.concat(parts, ignore_index=True) if backbone.kind == "causal" else parts[0]
     behaviour = behaviour_table(continuations, roles, level)
     seconds["continuations"] = time.perf_counter() - start
     tests["kept_norm"] = tests["direction"].map(kept)  # NaN except on projected rows: |unit vector minus read-out part|
