@@ -39,6 +39,10 @@ class BookBuildError(RuntimeError):
     """A chapter failed to execute, or Jupyter Book failed to render."""
 
 
+#: the glossary page (``{term}`` links of every chapter point to it): built with any selection of chapters
+GLOSSARY = "book/glossary"
+
+
 def repository_root(start: Path | None = None) -> Path:
     """The folder holding ``_toc.yml``: ``start`` or the working folder or the package's parent."""
     for candidate in (start, Path.cwd(), Path(__file__).resolve().parent.parent):
@@ -106,28 +110,33 @@ def _code_cell_number(notebook: Path, cell_index: int) -> int:
 
 def tidy_executed(notebook: Path) -> None:
     """Make an executed chapter fit to publish, in place: no stderr output (warnings, progress bars) on any page,
-    and the parameters shown once.
+    and the parameters shown once, with the values the build used.
 
-    Papermill adds a cell tagged ``injected-parameters`` after the chapter's ``parameters`` cell. It is tagged
-    ``remove-cell`` here; the values it set are stated in words in a note after the chapter's own (visible)
-    parameters cell, which keeps showing the defaults.
+    Papermill adds a cell tagged ``injected-parameters`` after the chapter's ``parameters`` cell. Each
+    ``name = value`` line of the ``parameters`` cell whose name papermill set is rewritten with the value used
+    (a comment after it is kept), and the injected cell is dropped.
 
     Example:
         >>> import nbformat, tempfile
+        >>> cell, stderr = nbformat.v4.new_code_cell, nbformat.v4.new_output("stream", name="stderr", text="w")
         >>> nb = nbformat.v4.new_notebook(cells=[
-        ...     nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
-        ...     nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["injected-parameters"]}),
-        ...     nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stderr", text="w")])])
+        ...     cell("profile = 'quick'  # the profile\\nseed = 1", metadata={"tags": ["parameters"]}),
+        ...     cell("# Parameters\\nprofile = 'smoke'\\n", metadata={"tags": ["injected-parameters"]}),
+        ...     cell("x = 1", outputs=[stderr])])
         >>> path = Path(tempfile.mkdtemp()) / "ch.ipynb"
         >>> nbformat.write(nb, path)
         >>> tidy_executed(path)
         >>> cells = nbformat.read(path, as_version=4).cells
-        >>> [c.metadata.get("tags", []) for c in cells], cells[1].source, cells[3].outputs
-        ([['parameters'], [], ['injected-parameters', 'remove-cell'], []], "This build ran with `profile = 'smoke'`.", [])
+        >>> [c.metadata.get("tags", []) for c in cells], cells[0].source, cells[1].outputs
+        ([['parameters'], []], "profile = 'smoke'  # the profile\\nseed = 1", [])
     """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    used = {}
+    for cell in injected:
+        used.update(_assigned_sources(cell.source))
     cells = []
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -135,17 +144,64 @@ def tidy_executed(notebook: Path) -> None:
                                                                           and o.get("name") == "stderr")]
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
-            values = [line.strip() for line in cell.source.splitlines()
-                      if line.strip() and not line.lstrip().startswith("#")]
-            shown = [c for c in cells if "parameters" in c.metadata.get("tags", [])
-                     and "remove-cell" not in c.metadata.get("tags", [])]
-            if values and shown:
-                cells.append(nbformat.v4.new_markdown_cell(
-                    "This build ran with " + ", ".join(f"`{v}`" for v in values) + "."))
+            continue
+        if "parameters" in tags and used:
+            cell.source = _rewrite_parameters(cell.source, used)
+        _describe_figure(cell)
         cells.append(cell)
     nb.cells = cells
     nbformat.write(nb, notebook)
+
+
+def _describe_figure(cell) -> None:
+    """Give a figure cell's image an alt text from its caption's first sentence (plain text, no roles or markup), where
+    the cell names none; otherwise a reader without the image hears the file's hash.
+
+    Example:
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("", metadata={"mystnb": {"figure": {"caption": "Kendall τ per layer "
+        ...     "({numref}`fig-x`; *dots*: units). Grey: the null."}}})
+        >>> _describe_figure(cell)
+        >>> cell.metadata["mystnb"]["image"]["alt"]
+        'Kendall τ per layer (fig-x; dots: units).'
+    """
+    import re
+
+    figure = cell.metadata.get("mystnb", {}).get("figure", {})
+    caption = figure.get("caption") if isinstance(figure, dict) else None
+    image = cell.metadata.get("mystnb", {}).setdefault("image", {}) if caption else None
+    if not caption or "alt" in image:
+        return
+    text = re.sub(r"\{[^}]*\}`(?:[^`<]*<)?([^`>]*)>?`", r"\1", caption)  # roles: their text or target
+    text = re.sub(r"[*`]", "", " ".join(text.split()))
+    sentence = re.match(r"(.+?[.!?])(?:\s|$)", text)
+    image["alt"] = (sentence.group(1) if sentence else text)[:300]
+
+
+def _assigned_sources(source: str) -> dict[str, str]:
+    """``{name: value's source}`` of the ``name = value`` statements of a cell."""
+    import ast
+
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = ast.get_source_segment(source, node.value)
+    return out
+
+
+def _rewrite_parameters(source: str, used: dict[str, str]) -> str:
+    """``source`` with the value of each one-line ``name = value`` statement named in ``used`` replaced; what
+    follows the value on its line (a comment) is kept."""
+    import ast
+
+    lines = source.split("\n")
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in used and node.lineno == node.end_lineno):
+            line = lines[node.lineno - 1].encode()  # ast's offsets count UTF-8 bytes
+            value = used[node.targets[0].id].encode()
+            lines[node.lineno - 1] = (line[: node.value.col_offset] + value + line[node.end_col_offset:]).decode()
+    return "\n".join(lines)
 
 
 def _parse_value(text: Any) -> Any:
@@ -221,7 +277,8 @@ def build_book(
         unknown = [c for c in chapters if c not in stems]
         if unknown:
             raise ValueError(f"unknown chapter(s) {unknown!r}; valid choices: {', '.join(stems)}")
-        sources = [p for p in sources if p.stem in chapters or p.relative_to(root).with_suffix("").as_posix() == toc["root"]]
+        always = {toc["root"], GLOSSARY}  # the glossary costs a second and every chapter links to it
+        sources = [p for p in sources if p.stem in chapters or p.relative_to(root).with_suffix("").as_posix() in always]
     notebooks = [p for p in sources if is_chapter_notebook(p)]
     declared = {p: chapter_parameters(p) for p in notebooks}
     overrides = {k: _parse_value(v) for k, v in (parameters or {}).items()}

@@ -16,11 +16,16 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-__all__ = ["DIFFERENCES", "check_references"]
+__all__ = ["DIFFERENCES", "check_references", "profile_changes", "profile_sentence"]
 
 
 def _d(area: str, what: str, original: str, emobook: str, where: str, chapter: str) -> dict[str, str]:
     return {"area": area, "what": what, "original": original, "emobook": emobook, "where": where, "chapter": chapter}
+
+
+def _changes(profile: str) -> str:
+    """The profile's departures, read from the settings when the list is rendered (never typed by hand)."""
+    return "; ".join(profile_changes(profile)) + "."
 
 
 _HUMAN = "Human emotion knowledge"
@@ -110,14 +115,10 @@ DIFFERENCES: list[dict[str, str]] = [
        "Dev as the original, plus a test sample drawn with the paper's sampling.", "emolib.paper.prompts.train_prompts",
        "prompt_tuning"),
     _d(_PROMPTS, "The standard profile.", "RoBERTa-base, 100-token prompts in front of the comment.",
-       "A causal LM that learns within hours of a CPU: the prompt after the comment (its tokens can read the text; "
-       "the comment's states are computed once), 8 tokens initialised from a neutral instruction identical for "
-       "every emotion, the verbalizer no/yes, lr 3e-2, batch 4, 3 epochs, 200/100/100 examples, bf16 on the CPU, "
-       "on Gemma 3 270M (a 4-bit Q4_K_M GGUF dequantised to float32); masked evaluation on 2 seeds, 40 dev "
-       "examples, 3 k and 5 random draws.", "emolib.profiles.PromptSettings", "prompt_tuning"),
+       "A causal LM that learns within hours of a CPU, on Gemma 3 270M (a 4-bit Q4_K_M GGUF dequantised to float32): "
+       "{standard}", "emolib.profiles.PromptSettings", "prompt_tuning"),
     _d(_PROMPTS, "Quick profile.", "12 seeds, full tasks, 100-token prompts, 256 tokens.",
-       "For CPU minutes: one seed, 8-token prompts, subsampled tasks, 32 tokens (the paper profile keeps the "
-       "original settings).", "emolib.profiles.PromptSettings", "prompt_tuning"),
+       "For CPU minutes: {quick}", "emolib.profiles.PromptSettings", "prompt_tuning"),
     _d(_VALENCE, "Residual-stream features.", "Value vectors only.",
        "Beside the value vectors, the residual stream after each layer (the block's output), read through the "
        "same hook as the emotion vectors and the site steering adds to, so a probe direction of layer l can be "
@@ -149,6 +150,70 @@ DIFFERENCES: list[dict[str, str]] = [
 ]
 
 
+
+def profile_changes(profile: str) -> list[str]:
+    """How ``profile`` departs from the paper's protocol, one phrase per setting, read from :mod:`emolib.profiles`.
+
+    Example:
+        >>> profile_changes("paper")
+        []
+        >>> profile_changes("standard")[:2]
+        ['3 seeds instead of 12', '8 prompt tokens instead of 100']
+    """
+    from emolib import profiles
+    from emolib.paper.units import resolve_k
+
+    ours, paper = profiles.settings("prompts", profile), profiles.settings("prompts", "paper")
+    out = []
+    if ours.seeds != paper.seeds:
+        out.append(f"{len(ours.seeds)} seed{'s' if len(ours.seeds) > 1 else ''} instead of {len(paper.seeds)}")
+    if ours.n_tokens != paper.n_tokens:
+        out.append(f"{ours.n_tokens} prompt tokens instead of {paper.n_tokens}")
+    if ours.prompt_position != paper.prompt_position:
+        out.append(f"the prompt {ours.prompt_position} the comment (its tokens can read the text)")
+    if ours.init != paper.init:
+        out.append(f'the prompt initialised from the text "{ours.init.strip()}", the same for every emotion')
+    if ours.verbalizer != paper.verbalizer:
+        out.append(f"the verbalizer {ours.verbalizer[0]}/{ours.verbalizer[1]} instead of "
+                   f"{paper.verbalizer[0]}/{paper.verbalizer[1]}")
+    if (ours.lr, ours.batch_size, ours.epochs) != (paper.lr, paper.batch_size, paper.epochs):
+        out.append(f"lr {ours.lr:g}, batch {ours.batch_size}, {ours.epochs} epochs (paper: {paper.lr:g}, "
+                   f"{paper.batch_size}, {paper.epochs})")
+    if ours.train_size is not None:
+        out.append(f"tasks subsampled to {ours.train_size}/{ours.dev_size}/{ours.test_size} train/dev/test "
+                   "examples per emotion (label-stratified, seeded)")
+    if ours.max_length != paper.max_length:
+        out.append(f"comments cut at {ours.max_length} tokens instead of {paper.max_length}")
+    if ours.accuracy_batch != paper.accuracy_batch:
+        out.append("plain accuracy instead of the mean of per-batch accuracies over batches of 256")
+    if ours.dropout != paper.dropout:
+        out.append("no dropout" if not ours.dropout else "dropout")
+    if ours.precision == "bf16":
+        out.append("bf16 training")
+    masking, paper_masking = profiles.settings("masking", profile), profiles.settings("masking", "paper")
+    if masking.seeds is not None or masking.dev_size is not None or masking.k_values != paper_masking.k_values:
+        seeds = masking.seeds or ours.seeds
+        ks = ", ".join(f"{resolve_k(k, profiles.PAPER_UNITS):,}" for k in masking.k_values)
+        out.append(f"a masked evaluation of seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on "
+                   f"{masking.dev_size or ours.dev_size or 'all'} dev examples at k = {ks} with "
+                   f"{masking.n_draws} random draws per k")
+    return out
+
+
+def profile_sentence(profile: str) -> str:
+    """The run's profile against the paper's protocol in one sentence, for a chapter's Differences box.
+
+    Example:
+        >>> print(profile_sentence("paper"))
+        This build ran the `paper` profile: the original protocol.
+    """
+    changes = profile_changes(profile)
+    if not changes:
+        return f"This build ran the `{profile}` profile: the original protocol."
+    return (f"This build ran the `{profile}` profile, which departs from the paper's protocol in: " + "; ".join(changes)
+            + ". The `paper` profile restores the original settings (meant for a GPU).")
+
+
 def check_references(root: Path | None = None) -> None:
     """Raise ValueError if an entry names a missing emolib object or chapter."""
     root = root or Path(__file__).resolve().parent.parent
@@ -163,3 +228,8 @@ def check_references(root: Path | None = None) -> None:
         book = root / "book"
         if book.is_dir() and not (book / f"{entry['chapter']}.md").is_file():
             raise ValueError(f"difference {entry['what']!r} names chapter {entry['chapter']!r}, which does not exist")
+
+
+for _entry in DIFFERENCES:
+    if "{standard}" in _entry["emobook"] or "{quick}" in _entry["emobook"]:
+        _entry["emobook"] = _entry["emobook"].format(standard=_changes("standard"), quick=_changes("quick"))

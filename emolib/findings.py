@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from emolib import data, released, wording
 from emolib.findings_valence import steering_findings, valence_findings
 
 __all__ = ["profile_reach", "participant_comparison", "markdown_table", "compare", "data_findings",
-           "human_findings", "searchlight_findings", "silencing_findings", "silencing_table",
+           "human_findings", "searchlight_findings", "silencing_findings", "silencing_table", "masked_dev_chance", "released_dev_chance",
+           "p_cell", "p_columns", "show", "masking_tests",
            "accuracy_comparison", "valence_findings", "steering_findings"]
 
 
@@ -135,54 +137,162 @@ def searchlight_findings(result, judged, rates: pd.DataFrame, alpha: float = 0.0
 
 
 def silencing_findings(result, k: int = 4000, alpha: float = 0.05) -> dict[str, float | int | str]:
-    """The released masking's facts at mask size ``k``: rho per baseline, the attribute masks that hurt more
-    than random (negative difference with q < ``alpha``) under each baseline, and the emotions that lose.
+    """The released masking's facts at mask size ``k``, in the sign convention of
+    :data:`emolib.wording.MASKING_CONVENTION`: rho (of the extra accuracy lost with the human weight) per
+    baseline, the attribute masks that cost more than random (extra loss > 0 with q < ``alpha``) under each
+    baseline, and the emotions that lose.
 
     Args:
         result: :func:`emolib.reproduce.released_manipulation`.
+
+    Returns:
+        ``{b}_rho, {b}_low, {b}_high, {b}_p, {b}_k_positive`` (mask sizes whose interval lies above zero) per
+        baseline ``b``, ``n_k``, ``{b}_worse``, ``n_attributes``, ``{b}_emotions``, ``n_emotions``, ``headline``,
+        ``baseline_sentence``.
     """
     from emolib.paper import manipulation
+    from emolib.paper.masking_summary import oriented
 
     out: dict[str, float | int | str] = {"k": int(k)}
     for b, table in result.table("correlation").items():
+        table = oriented(table)
         row = manipulation.select(table, k=k).iloc[0]
-        out |= {f"{b}_rho": float(row["mean_rho"]), f"{b}_low": float(row["ci_low"]),
+        out |= {f"{b}_rho": float(row["rho"]), f"{b}_low": float(row["ci_low"]),
                 f"{b}_high": float(row["ci_high"]), f"{b}_p": wording.format_p(float(row["p"]))}
-        out[f"{b}_k_negative"] = int((table["ci_high"] < 0).sum())
+        out[f"{b}_k_positive"] = int((table["ci_low"] > 0).sum())
         out["n_k"] = len(table)
     for b, table in result.table("by_attribute").items():
-        at = manipulation.select(table, k=k)
-        out[f"{b}_worse"] = int(((at["diff"] < 0) & (at["q"] < alpha)).sum())
+        at = oriented(manipulation.select(table, k=k))
+        out[f"{b}_worse"] = int(((at["extra_loss"] > 0) & (at["q"] < alpha)).sum())
         out["n_attributes"] = len(at)
     for b, table in result.table("by_emotion").items():
-        at = manipulation.select(table, k=k)
-        out[f"{b}_emotions"] = int(((at["diff"] < 0) & (at["q"] < alpha)).sum())
+        at = oriented(manipulation.select(table, k=k))
+        out[f"{b}_emotions"] = int(((at["extra_loss"] > 0) & (at["q"] < alpha)).sum())
         out["n_emotions"] = len(at)
-    out["headline"] = ("The paper's headline reproduces from its released masking accuracies:" if out["pooled_high"] < 0
+    out["headline"] = ("The paper's headline reproduces from its released masking accuracies:" if out["pooled_low"] > 0
                        else "The paper's headline does not reproduce from its released masking accuracies:")
     out["baseline_sentence"] = wording.baseline_sentence(out["paper_worse"], out["pooled_worse"], out["n_attributes"])
     return out
 
 
 def silencing_table(result, k: int = 4000, alpha: float = 0.05) -> pd.DataFrame:
-    """The masking chapter's summary at ``k``, one row per random baseline: mean rho with its 95 % CI, t, df and
-    p (as text, with a bound), and the attributes and emotions whose masks hurt more than random (q < ``alpha``).
+    """The masking chapter's summary at ``k``, one row per random baseline: rho (of the extra accuracy lost with
+    the human weight) with its 95 % CI, t, df and p (as text, with a bound), and the attributes and emotions
+    whose masks cost more than random (q < ``alpha``); ``baseline`` is a column (no index).
 
     Args:
         result: :func:`emolib.reproduce.released_manipulation`.
     """
     from emolib.paper import manipulation
+    from emolib.paper.masking_summary import oriented
 
     facts = silencing_findings(result, k, alpha)
     rows = []
     for b, table in result.table("correlation").items():
-        row = manipulation.select(table, k=k).iloc[0]
-        rows.append({"baseline": b, "mean rho": float(row["mean_rho"]), "CI low": float(row["ci_low"]),
+        row = manipulation.select(oriented(table), k=k).iloc[0]
+        rows.append({"baseline": b, "rho": float(row["rho"]), "CI low": float(row["ci_low"]),
                      "CI high": float(row["ci_high"]), "t": float(row["t"]), "df": int(row["df"]),
                      "p": wording.format_p(float(row["p"])),
                      "attributes worse than random": f"{facts[f'{b}_worse']} of {facts['n_attributes']}",
                      "emotions worse than random": f"{facts[f'{b}_emotions']} of {facts['n_emotions']}"})
-    return pd.DataFrame(rows).set_index("baseline")
+    return pd.DataFrame(rows)
+
+
+def masked_dev_chance(run) -> float:
+    """What always giving one answer scores on the masked evaluation's dev examples of a
+    :class:`~emolib.paper.pipeline.PaperRun`: the mean over its prompts of each dev sample's majority share (the
+    chance line of its masked-accuracy figures)."""
+    from emolib.paper import pipeline, prompts
+    from emolib.paper.claims import majority_share
+
+    settings = pipeline.masked_settings(run.store, run.masking)
+    table = run.accuracy["dev"]
+    pairs = table[["emotion", "seed"]].drop_duplicates().itertuples(index=False)
+    return float(np.mean([majority_share(prompts.task_split(e, int(s), "dev", settings)["label"]) for e, s in pairs]))
+
+
+def released_dev_chance(unmasked: pd.DataFrame) -> float:
+    """What always giving one answer scores on the released prompts' dev tasks: the mean over the (emotion,
+    seed) prompts of ``unmasked`` of each full dev task's majority share (the paper's negative sampling)."""
+    from emolib.data import paper_task
+    from emolib.paper.claims import majority_share
+
+    pairs = unmasked[["emotion", "seed"]].drop_duplicates().itertuples(index=False)
+    return float(np.mean([majority_share(paper_task(e, int(s), "dev")["label"]) for e, s in pairs]))
+
+
+def p_cell(p: float, floor: float = 1e-4) -> str:
+    """A p (or q) value for a table cell, never "0.000" (:func:`emolib.tables.format_p_value`).
+
+    Example:
+        >>> p_cell(0.0), p_cell(0.0312), p_cell(2.5e-3), p_cell(1.7)
+        ('< 0.0001', '0.031', '0.0025', '1.7')
+    """
+    from emolib.tables import format_p_value
+
+    return format_p_value(p, floor)
+
+
+def p_columns(frame: pd.DataFrame, names: tuple[str, ...] = ("p", "perm_p", "q", "p_holm")) -> pd.DataFrame:
+    """``frame`` with its p-value columns (named, or last level named, as in ``names``) as :func:`p_cell` text.
+
+    Example:
+        >>> p_columns(pd.DataFrame({("a", "p"): [0.0], ("a", "rho"): [0.5]})).values.tolist()
+        [['< 0.0001', 0.5]]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if (column[-1] if isinstance(column, tuple) else column) in names:
+            out[column] = out[column].map(p_cell)
+    return out
+
+
+def show(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """A table as a page shows it (:func:`emolib.tables.shown`): no row numbers (a named index becomes the first
+    column); the book's table formatter (:func:`emolib.tables.register`) writes whole numbers as integers;
+    ``formats`` (column -> ``str.format`` pattern) for columns that need other digits.
+
+    Example:
+        >>> show(pd.DataFrame({"n": [90.0]}, index=pd.Index(["joy"], name="emotion"))).columns.tolist()
+        ['emotion', 'n']
+    """
+    from emolib.tables import shown
+
+    return shown(frame, formats)
+
+
+def masking_tests(tables: Mapping[str, pd.DataFrame], k: int, by: str, order: list[str] | None = None,
+                  columns: tuple[str, ...] = ("extra_loss", "t", "p", "q")) -> pd.DataFrame:
+    """The paired tests at ``k`` per baseline side by side, in the book's sign convention (``extra_loss`` =
+    random minus attribute accuracy, :func:`emolib.paper.masking_summary.oriented`), as text cells: the extra loss
+    signed to 3 decimals, t to 2, p and q by :func:`p_cell` (the paper's q = pN/rank(p) is not capped and can
+    exceed 1; such cells are marked ">1"). ``by`` (``"emotion"`` or ``"attribute"``) is the first column.
+
+    Example:
+        >>> t = pd.DataFrame({"emotion": ["joy"], "k": [4000], "diff": [-0.05], "t": [-3.0], "p": [1e-6],
+        ...                   "q": [1.2], "ci_low": [-0.08], "ci_high": [-0.02]})
+        >>> masking_tests({"pooled": t}, 4000, "emotion").values.tolist()
+        [['joy', '+0.050', '3.00', '< 0.0001', '1.2 (>1)']]
+    """
+    from emolib.paper import manipulation
+    from emolib.paper.masking_summary import oriented
+
+    parts = {}
+    for b, table in tables.items():
+        at = oriented(manipulation.select(table, k=k)).set_index(by)
+        if order is not None:
+            at = at.loc[order]
+        cells = pd.DataFrame(index=at.index)
+        for column in columns:
+            if column == "extra_loss":
+                cells[column] = [f"{v:+.3f}" for v in at[column]]
+            elif column == "t":
+                cells[column] = [f"{v:.2f}" for v in at[column]]
+            else:
+                cells[column] = [p_cell(v) + (" (>1)" if v > 1 else "") for v in at[column]]
+        parts[b] = cells
+    out = pd.concat(parts, axis=1) if len(parts) > 1 else next(iter(parts.values()))
+    return out.reset_index()
 
 
 def accuracy_comparison(unmasked: pd.DataFrame) -> pd.DataFrame:
@@ -229,6 +339,7 @@ def profile_reach(profile: str = "quick") -> pd.DataFrame:
         '1/201 = 0.005'
     """
     from emolib import profiles
+    from emolib.paper.units import resolve_k
     from emolib.profiles import PAPER_UNITS
 
     prompts = profiles.settings("prompts", profile)
@@ -241,13 +352,15 @@ def profile_reach(profile: str = "quick") -> pd.DataFrame:
         return f"1/{n + 1} = {1 / (n + 1):.2g}" if n else "no permutation test"
 
     dev = prompts.dev_size or "the full"
-    ks = ", ".join(f"{k * PAPER_UNITS:,.0f}" if k < 1 else f"{k:,.0f}" for k in masking.k_values)
+    ks = ", ".join(f"{resolve_k(k, PAPER_UNITS):,}" for k in masking.k_values)  # one rounding, as the runs
     rows = [
         ("prompt accuracy", f"{len(prompts.seeds)} seed(s), dev {dev} examples per emotion",
          (f"an accuracy step of 1/{dev}" if prompts.dev_size else "the paper's full dev tasks")
          + ("; one seed gives no seed-to-seed spread" if len(prompts.seeds) == 1 else ""), "-"),
-        ("masking", f"k = {ks} (of 36,864 units scaled), {masking.n_draws} random draw(s) per k",
-         f"{len(masking.k_values)} mask size(s): no curve over k", floor(masking.n_perm)),
+        ("masking", f"k = {ks} (of 36,864 units scaled), {masking.n_draws} random draw(s) per k, "
+                    f"{masking.n_perm:,} permutations",
+         "one mask size: no curve over k" if len(masking.k_values) == 1
+         else f"{len(masking.k_values)} mask sizes: a coarse curve over k", floor(masking.n_perm)),
         ("searchlight", f"{search.permutations:,} label permutations", "FWER and permutation FDR from these",
          floor(search.permutations)),
         ("valence probes", f"{probes.n_repeats} repeated splits", f"t intervals with {probes.n_repeats - 1} df",

@@ -9,7 +9,7 @@ says :data:`PENDING`, so a page never shows a result that this build did not com
 Example:
     >>> table = intro_table()
     >>> table.shape  # claims x (paper, released data, chosen backbone)
-    (6, 3)
+    (7, 3)
     >>> table.iloc[1:, -1].eq(PENDING).all()  # the human row is not a model claim
     np.True_
 """
@@ -28,7 +28,7 @@ import pandas as pd
 from emolib.artifacts import atomic_write_text
 from emolib.findings import human_findings
 
-__all__ = ["PENDING", "CLAIM_ROWS", "record", "recorded", "verdict_cells", "valence_cell", "intro_table",
+__all__ = ["PENDING", "CLAIM_ROWS", "record", "recorded", "verdict_cells", "structure_cell", "vectors_cell", "valence_cell", "intro_table",
            "released_summary", "backbone_header", "backbone_summary"]
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,22 @@ PENDING = "pending: run the backbone chapters (`emolib book`)"
 RECORD_FILE = "findings.json"
 #: the intro's rows: id -> (claim with its chapter, what the paper reports)
 CLAIM_ROWS = {
-    "human": ("Human attributes: the 14 RDMs follow from the raw ratings ([chapter](human_space.md))",
+    "human": ("Human attributes: the 14 RDMs follow from the raw ratings ({doc}`chapter <human_space>`)",
               "released RDMs"),
-    "inference": ("Soft prompts on the frozen model learn to infer each emotion ([chapter](prompt_tuning.md))",
+    "structure": ("The model's geometry of the 27 emotions resembles human similarity judgments "
+                  "({doc}`chapter <backbone_neurons>`; emotion vectors: {doc}`chapter <valence_arousal>`)",
+                  "yes, unit by unit (its first claim); the whole-model RDM and the emotion vectors are this book's "
+                  "additions"),
+    "inference": ("Soft prompts on the frozen model learn to infer each emotion ({doc}`chapter <prompt_tuning>`)",
                   "yes (RoBERTa prompts well above chance)"),
-    "units": ("Units whose RDM tracks an attribute ([chapter](backbone_neurons.md))",
+    "units": ("Units whose RDM tracks an attribute ({doc}`chapter <backbone_neurons>`)",
               "units selective for attributes (counts not in the method notes)"),
-    "masks": ("Silencing attribute units hurts more than random units ([chapter](backbone_silencing.md))", "yes"),
-    "weights": ("Damage follows the attribute's human weight ([chapter](backbone_silencing.md))",
-                "yes (negative rho)"),
-    "valence": ("Negation flips the model's own valence axis: a probe of plain templates reads negated ones "
-                "([chapter](valence_arousal.md))",
+    "masks": ("Silencing attribute units hurts more than random units ({doc}`chapter <backbone_silencing>`)", "yes"),
+    "weights": ("Damage follows the attribute's human weight ({doc}`chapter <backbone_silencing>`)",
+                "yes (rho of the extra accuracy lost with the weight > 0)"),
+    "valence": ("This book's test of Emo_LLM's probes: negation flips the model's own valence axis, so a probe of "
+                "plain templates reads negated ones "
+                "({doc}`chapter <valence_arousal>`)",
                 "Emo_LLM: probes decode valence and arousal"),
 }
 
@@ -140,7 +145,7 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
         if claim in rows and pd.notna(rows[claim]["value"]):  # released RoBERTa has no sham masks
             r = rows[claim]
             k = f"k = {int(r['k']):,}, " if pd.notna(r.get("k")) else ""
-            masks.append(f"vs {against}: **{r['verdict']}** ({k}difference {r['value']:+.3f}, {_p(r['p_holm'])}"
+            masks.append(f"vs {against}: **{r['verdict']}** ({k}extra accuracy lost {r['value']:+.3f}, {_p(r['p_holm'])}"
                          f"{power(r)})")
     if masks:
         cells["masks"] = "; ".join(masks)
@@ -149,6 +154,43 @@ def verdict_cells(table: pd.DataFrame) -> dict[str, str]:
         cells["weights"] = (f"**{r['verdict']}** (rho {r['value']:+.2f}, {r['ci_low']:+.2f} to {r['ci_high']:+.2f}; "
                             f"{_p(r['p_holm'])}{power(r)})")
     return cells
+
+
+def structure_cell(controlled: pd.DataFrame, pmi_tau: float) -> dict[str, str]:
+    """The intro's structure cell from the whole model's RDM against human similarity, without and with the label
+    co-occurrence partialled out (:func:`emolib.paper.geometry.controlled_whole_model`), beside the co-occurrence alone.
+
+    Example:
+        >>> row = pd.DataFrame({"target": ["similarity"], "tau": [0.07], "p": [0.029], "tau_partial": [0.057],
+        ...                     "p_partial": [0.304]})
+        >>> print(structure_cell(row, 0.394)["structure"])
+        prompts (whole model): τ = 0.070 (p = 0.029, emotion labels permuted); without the label co-occurrence τ = 0.057 (p = 0.304); the co-occurrence alone: τ = 0.394
+    """
+    from emolib.wording import format_p
+
+    r = controlled.set_index("target").loc["similarity"]
+    return {"structure": f"prompts (whole model): τ = {r['tau']:.3f} ({format_p(float(r['p']), 1e-3)}, emotion labels "
+                         f"permuted); without the label co-occurrence τ = {r['tau_partial']:.3f} "
+                         f"({format_p(float(r['p_partial']), 1e-3)}); the co-occurrence alone: τ = {pmi_tau:.3f}"}
+
+
+def vectors_cell(rsa_row: Mapping, headline: pd.DataFrame, layer: int, n_layers: int) -> dict[str, str]:
+    """The intro's emotion-vector cell: the RSA with human similarity at the headline ``layer`` (0-based, shown
+    1-based) and PC1 against human valence with its bootstrap interval.
+
+    Example:
+        >>> head = pd.DataFrame({"pc": ["PC1"], "human_scale": ["valence"], "r": [0.49], "ci_low": [-0.04],
+        ...                      "ci_high": [0.81]})
+        >>> print(vectors_cell({"r": 0.311, "p_perm": 0.0005}, head, 12, 18)["structure_vectors"])
+        emotion vectors of GoEmotions comments (layer 13 of 18): τ = 0.311 (p < 0.001, labels permuted); PC1 against human valence r = 0.49 (-0.04 to 0.81)
+    """
+    from emolib.wording import format_p
+
+    pc1 = headline.query("pc == 'PC1' and human_scale == 'valence'").iloc[0]
+    return {"structure_vectors": f"emotion vectors of GoEmotions comments (layer {layer + 1} of {n_layers}): "
+                                 f"τ = {float(rsa_row['r']):.3f} ({format_p(float(rsa_row['p_perm']), 1e-3)}, labels "
+                                 f"permuted); PC1 against human valence r = {pc1['r']:.2f} ({pc1['ci_low']:.2f} to "
+                                 f"{pc1['ci_high']:.2f})"}
 
 
 def valence_cell(facts: Mapping[str, float | str]) -> dict[str, str]:
@@ -185,16 +227,21 @@ def intro_table(released_facts: Mapping[str, Mapping[str, float]] | None = None,
     released = {
         "human": f"{h['n_reliable']} of {h['n_attributes']} attributes reliable; strongest weight: {h['top']}"
         if h else see,
+        "structure": (released_facts or {}).get("structure", {}).get("structure", see).replace("prompts (whole model)",
+                                                                                          "RoBERTa's prompts"),
         "inference": f"mean dev accuracy {acc['mean']:.3f} of the {acc['n']} released prompts" if acc else see,
         "units": f"{n['paper_any']:,} of {n['n_units']:,} units significant (paper's q; the permutation FWER in "
-        "the [chapter](neurons_released.md))" if n else see,
-        "masks": rel.get("masks", see) + (" ([chapter](silencing_released.md))" if rel else ""),
+        "the {doc}`chapter <neurons_released>`)" if n else see,
+        "masks": rel.get("masks", see) + (" ({doc}`chapter <silencing_released>`)" if rel else ""),
         "weights": rel.get("weights", see),
         "valence": "not applicable (no released model)",
     }
     cells: dict[str, str] = {"human": "the same human data (not a model claim)"}
     for section in (records or {}).values():
         cells.update(section["cells"])
+    structure = "; ".join(cells.pop(key) for key in ("structure", "structure_vectors") if key in cells)
+    if structure:
+        cells["structure"] = structure
     table = pd.DataFrame([(claim, paper, released[key], cells.get(key, PENDING))
                           for key, (claim, paper) in CLAIM_ROWS.items()],
                          columns=["claim", "paper", "released-data reproduction", backbone_header(records)])
@@ -205,8 +252,8 @@ def backbone_summary(records: Mapping[str, Mapping] | None = None) -> pd.DataFra
     """The model claims of :func:`intro_table` with the chosen backbone's column only (the coverage page).
 
     Example:
-        >>> backbone_summary().shape  # the five model claims x the backbone column
-        (5, 1)
+        >>> backbone_summary().shape  # the six model claims x the backbone column
+        (6, 1)
     """
     table = intro_table(records=records)
     return table.iloc[1:, [-1]]
@@ -221,12 +268,22 @@ def released_summary(profile: str = "quick", bootstrap_seed: int = 6, alpha: flo
     """
     from emolib import human, profiles, released, reproduce
 
+    from emolib.emotions import PAPER_ORDER
+    from emolib.paper import confounds, geometry
+
     weights = human.attribute_weights(n_boot=profiles.settings("human", profile).n_boot, seed=bootstrap_seed)
+    acts = released.activations(order=PAPER_ORDER)
+    controlled = geometry.controlled_whole_model(acts.values, acts.units_per_layer,
+                                                 released.human_rdms()[["similarity"]],
+                                                 confounds.cooccurrence_rdms()["-PMI"])
+    pmi_tau = float(confounds.baseline_table(confounds.cooccurrence_rdms()[["-PMI"]], released.human_rdms()[["similarity"]])
+                    .iloc[0]["tau"])
     reliability = human.attribute_reliability(interval="psych")
     searchlight = reproduce.released_searchlight().with_correction("paper", alpha)
     accuracy = released.prompt_accuracy()["accuracy"]  # the released prompts' best dev accuracies
     return {"human": human_findings(human.attribute_rdms("recomputed"), released.attribute_distances(),
                                     reliability, weights),
+            "structure": structure_cell(controlled, pmi_tau),
             "inference": {"mean": float(np.mean(accuracy)), "n": int(len(accuracy))},
             "searchlight": {"paper_any": int((searchlight.n_significant > 0).sum()),
                             "n_units": int(len(searchlight.tau))},

@@ -6,13 +6,23 @@ images that did not load, resources fetched from outside the build, figures with
 holding a traceback, an error or a warning, output text or tables wider than their column, script errors, raw
 values as an output (a Python repr: ``PosixPath('…')``, ``<… object at 0x…>``, ``array(…)``) and absolute paths
 of the building machine anywhere in the page's text (artifact root, staging folder, home, site-packages,
-``/tmp``). A screenshot of the page is saved at the same time.
+``/tmp``), and figure images whose text is shown smaller than 9 px (their PNG's ``emobook:min-text-px`` at
+the width the page shows them). A screenshot of the page is saved at the same time.
+:func:`check_site` adds the static checks of :mod:`emolib.pagecheck` (internal links and anchors, one image in two
+figures, a glue key with two values, parameters cells against the values the build used, p-values shown as 0.000).
 Chromium is Debian's ``chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it).
 
+On a standard build (``make book`` writes ``_build``)::
+
+    python -m emolib.sitecheck _build                 # browser and static checks; exit 1 on any problem
+    python -m emolib.sitecheck --static _build        # no browser: the static checks alone
+
 Example:
-    >>> from emolib.sitecheck import check_site
+    >>> from emolib.sitecheck import check_build, check_site
     >>> problems = check_site("_build/html", "_build/screenshots")  # doctest: +SKIP
     >>> problems  # doctest: +SKIP
+    {}
+    >>> check_build("_build", browser=False)  # doctest: +SKIP
     {}
 """
 
@@ -31,8 +41,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PageReport", "find_chromium", "check_page", "check_site", "site_pages", "RAW_VALUE", "LOCAL_PATH",
-           "local_prefixes", "local_path_pattern"]
+from emolib.pagecheck import check_static, site_pages, text_size_problems
+
+__all__ = ["PageReport", "find_chromium", "check_page", "check_site", "check_build", "site_pages", "RAW_VALUE",
+           "LOCAL_PATH", "local_prefixes", "local_path_pattern"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +75,15 @@ window.addEventListener("load", function () { setTimeout(function () {
     if (/stylesheet|preload|icon|modulepreload|manifest/.test(rel) && !local(el.href)) network.push(el.href);
   });
   (performance.getEntriesByType("resource") || []).forEach(function (r) { if (!local(r.name)) network.push(r.name); });
-  var broken = [], uncaptioned = [];
+  var broken = [], uncaptioned = [], shown = [];
   document.querySelectorAll("img").forEach(function (img) {
     if (!img.complete || img.naturalWidth === 0) broken.push(img.getAttribute("src"));
     if (/(^|\/)_images\//.test(img.getAttribute("src") || "")) {
       var fig = img.closest("figure"), cap = fig && fig.querySelector("figcaption");
       if (!cap || !cap.textContent.trim()) uncaptioned.push(img.getAttribute("src"));
+      // the width a figure is shown at (its text size follows from it); 0 inside a closed <details>
+      if (fig || img.closest(".cell_output, .output"))
+        shown.push([img.getAttribute("src"), img.naturalWidth, img.getBoundingClientRect().width]);
     }
   });
   var errors = [], warnings = [], wide = [];
@@ -103,7 +118,7 @@ window.addEventListener("load", function () { setTimeout(function () {
   var report = {title: document.title, network: Array.from(new Set(network)), broken_images: broken,
                 uncaptioned: uncaptioned, output_errors: errors, output_warnings: warnings, too_wide: wide,
                 script_errors: window.__emobookErrors,
-                raw_values: Array.from(new Set(raw)), local_paths: Array.from(new Set(paths)),
+                raw_values: Array.from(new Set(raw)), local_paths: Array.from(new Set(paths)), figure_images: shown,
                 images: document.images.length, figures: document.querySelectorAll("figure").length};
   console.log("__TAG__ " + btoa(unescape(encodeURIComponent(JSON.stringify(report)))));
 }, 500); });
@@ -128,6 +143,10 @@ class PageReport:
     script_errors: list[str] = field(default_factory=list)
     raw_values: list[str] = field(default_factory=list)
     local_paths: list[str] = field(default_factory=list)
+    #: ``[src, natural width, shown width]`` of each figure image (``_images/`` in a figure or an output)
+    figure_images: list[list] = field(default_factory=list)
+    #: figures whose text is shown smaller than :data:`emolib.pagecheck.MIN_TEXT_PX`, or of unknown text size
+    small_text: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
     @property
@@ -143,7 +162,7 @@ class PageReport:
         out += [f"script error: {t}" for t in self.script_errors]
         out += [f"raw value as an output: {t!r}" for t in self.raw_values]
         out += [f"path of the building machine: {t!r}" for t in self.local_paths]
-        return out
+        return out + self.small_text
 
 
 def find_chromium() -> str | None:
@@ -204,20 +223,6 @@ def local_path_pattern(prefixes: Iterable[str] = ()) -> str:
     return LOCAL_PATH + "|" + _START + "(?:" + "|".join(escaped) + r")(?![\w-]|\.[\w-])" + _REST
 
 
-def site_pages(html: str | os.PathLike) -> list[Path]:
-    """Every content page of a built book (``genindex``, ``search`` and redirect stubs excluded)."""
-    html = Path(html)
-    pages = []
-    for path in sorted(html.rglob("*.html")):
-        rel = path.relative_to(html)
-        if rel.parts[0].startswith("_") or rel.name in ("genindex.html", "search.html"):
-            continue
-        if 'http-equiv="Refresh"' in path.read_text(errors="replace")[:2000]:
-            continue  # Jupyter Book's index.html only redirects to the root page
-        pages.append(path)
-    return pages
-
-
 def check_page(page: Path, screenshot: Path | None = None, chromium: str | None = None,
                timeout: float = 120.0, width: int = 1280, height: int = 1800,
                forbidden: Iterable[str] | None = None) -> PageReport:
@@ -259,27 +264,67 @@ def check_page(page: Path, screenshot: Path | None = None, chromium: str | None 
     report = json.loads(base64.b64decode(match.group(1)).decode())
     out = PageReport(page=str(page), screenshot=screenshot if screenshot is not None and screenshot.is_file() else None,
                      **{k: report.get(k, v) for k, v in PageReport(page="").__dict__.items()
-                        if k not in ("page", "screenshot")})
+                        if k not in ("page", "screenshot", "small_text")})
+    out.small_text = text_size_problems(page, [tuple(x) for x in out.figure_images])
     logger.info("%s: %d images, %d figures, %d problems", page.name, out.images, out.figures, len(out.problems))
     return out
 
 
 def check_site(html: str | os.PathLike, screenshots: str | os.PathLike | None = None,
-               chromium: str | None = None, forbidden: Iterable[str] | None = None) -> dict[str, list[str]]:
-    """Check every page of a built book; returns ``{page: problems}`` for the pages with problems.
+               chromium: str | None = None, forbidden: Iterable[str] | None = None,
+               static: bool = True) -> dict[str, list[str]]:
+    """Check every page of a built book in the browser and, with ``static``, the build's HTML files and executed
+    notebooks (:func:`emolib.pagecheck.check_static`: links, repeated figures, glue keys, parameters cells,
+    p-values shown as 0.000); returns ``{page: problems}`` for the pages with problems.
 
     Args:
         html: the HTML folder of a build (``_build/html``).
         screenshots: folder for one PNG per page, named by its path (``book-data.png``); None: none.
         forbidden: absolute paths no page may show (default: :func:`local_prefixes` of ``html``).
+        static: run the static checks too.
     """
     html = Path(html)
     forbidden = local_prefixes(html) if forbidden is None else list(forbidden)
-    bad = {}
+    bad = check_static(html, text_sizes=False) if static else {}
     for page in site_pages(html):
         rel = page.relative_to(html).with_suffix("").as_posix()
         shot = Path(screenshots) / f"{rel.replace('/', '-')}.png" if screenshots is not None else None
         report = check_page(page, shot, chromium, forbidden=forbidden)
         if report.problems:
-            bad[rel] = report.problems
-    return bad
+            bad[rel] = report.problems + bad.get(rel, [])
+    return {rel: bad[rel] for rel in sorted(bad)}
+
+
+def check_build(build: str | os.PathLike, screenshots: str | os.PathLike | None = None,
+                browser: bool | None = None) -> dict[str, list[str]]:
+    """Every check of a build folder (``_build``, holding ``html/``) or of its ``html`` folder itself.
+
+    ``browser``: True: :func:`check_site` (Chromium needed); False: the static checks alone (figures' text size at
+    the default width); None: the browser when Chromium is installed.
+    """
+    html = Path(build) / "html" if (Path(build) / "html").is_dir() else Path(build)
+    if browser or (browser is None and find_chromium() is not None):
+        return check_site(html, screenshots)
+    return check_static(html)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m emolib.sitecheck [--static] [--screenshots DIR] BUILD``: print the problems; exit 1 if any."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m emolib.sitecheck", description=__doc__.split("\n")[0])
+    parser.add_argument("build", nargs="?", default="_build", help="build folder (holding html/) or html folder")
+    parser.add_argument("--static", action="store_true", help="no browser: the static checks alone")
+    parser.add_argument("--screenshots", help="folder for one screenshot per page")
+    args = parser.parse_args(argv)
+    bad = check_build(args.build, args.screenshots, browser=False if args.static else None)
+    for page, problems in bad.items():
+        print(page)
+        for problem in problems:
+            print(f"    {problem}")
+    print(f"{sum(map(len, bad.values()))} problems on {len(bad)} pages")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,14 +12,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-__all__ = ["CHANCE_THRESHOLD", "chance_caution", "above_chance", "format_p",
+__all__ = ["CHANCE_THRESHOLD", "MASKING_CONVENTION", "chance_caution", "above_chance", "format_p",
            "count_sentence", "equal_sentence", "confound_sentence", "baseline_sentence", "transfer_sentence", "uncomposed_sentence",
            "oracle_sentence", "divergent_sentence",
            "random_floor_sentence", "decoding_sentence", "leak_sentence", "verdict_sentence",
-           "reliability_sentence", "partial_global_sentence"]
+           "reliability_sentence", "partial_global_sentence", "prompt_layout", "prompt_setup", "verdict_counts", "fwer_reliability_phrase"]
 
 #: Mean dev accuracy below which a backbone's prompts count as close to chance.
 CHANCE_THRESHOLD = 0.6
+
+#: The masking chapters' one sign convention, stated once at the top of each (Markdown).
+MASKING_CONVENTION = (
+    "**Signs.** A mask's effect is the **extra accuracy lost**: accuracy under the random (or sham) masks minus "
+    "accuracy under the attribute mask, so a positive value means that the attribute's units matter more than "
+    "random units (the paper's `diff`, attribute minus random, is its negative). **ρ** is the correlation of the "
+    "extra accuracy lost with the attribute's human weight, so a positive ρ means that silencing the attributes "
+    "humans weigh more costs more accuracy, the paper's claim (the paper's tables give the correlation of its "
+    "`diff`, the same number with the opposite sign; its figure plots ours). Every figure, table and sentence "
+    "of these chapters uses these two quantities.")
 
 
 def chance_caution(mean_accuracy: float, threshold: float = CHANCE_THRESHOLD) -> str:
@@ -47,14 +57,17 @@ def above_chance(low: float, chance: float) -> str:
 
 
 def format_p(p: float, floor: float = 1e-4) -> str:
-    """A p value as text, with a bound below ``floor`` instead of ``0.0000``.
+    """A p value as text, with a bound below ``floor`` instead of ``0.0000``; a permutation p at its floor
+    ``1/(n + 1)`` (give that as ``floor``) reads "p ≤ floor", the smallest value the draws allow.
 
     Example:
-        >>> format_p(0.0), format_p(0.0312), format_p(3e-7, floor=1e-3)
-        ('p < 0.0001', 'p = 0.031', 'p < 0.001')
+        >>> format_p(0.0), format_p(0.0312), format_p(3e-7, floor=1e-3), format_p(1 / 2001, floor=1 / 2001)
+        ('p < 0.0001', 'p = 0.031', 'p < 0.001', 'p ≤ 0.0005 (the floor of the permutations)')
     """
-    if p < floor:
+    if p < floor * (1 - 1e-9):
         return f"p < {floor:g}"
+    if p <= floor * (1 + 1e-9):
+        return f"p ≤ {floor:.2g} (the floor of the permutations)"
     return f"p = {p:.3f}" if p >= 0.001 else f"p = {p:.1e}"
 
 
@@ -251,31 +264,39 @@ def leak_sentence(faithful: float, rigorous: float, margin: float = 0.02) -> str
 
 
 _MEASURES = {
-    "masks_random": ("attribute masks against layer-matched random masks", "accuracy difference", "{:+.3f}"),
-    "masks_sham": ("attribute masks against sham-attribute masks", "accuracy difference", "{:+.3f}"),
-    "weights": ("damage against the human weights", "mean rho", "{:+.2f}"),
-    "inference": ("emotion inference", "mean dev accuracy", "{:.3f}"),
+    "masks_random": ("attribute masks against layer-matched random masks", "extra accuracy lost", "{:+.3f}"),
+    "masks_sham": ("attribute masks against sham-attribute masks", "extra accuracy lost", "{:+.3f}"),
+    "weights": ("damage against the human weights", "rho of the extra loss with the human weight", "{:+.2f}"),
+    "inference": ("emotion inference", "mean accuracy", "{:.3f}"),
 }
+_CONTROLS = {"masks_random": "the layer-matched random masks", "masks_sham": "the sham-attribute masks"}
 
 
 def verdict_sentence(row) -> str:
-    """One verdict row (:func:`emolib.paper.verdict.verdict`) as a sentence: estimate, interval, p, Holm p, power,
-    the paper's effect at this design, and the verdict with its reason.
+    """One verdict row (:func:`emolib.paper.verdict.verdict`, in the sign convention of :data:`MASKING_CONVENTION`)
+    as a sentence: estimate, interval, p, Holm p, power, the paper's effect at this design, and the verdict.
 
     Example:
-        >>> row = {"claim": "masks_random", "value": -0.012, "ci_low": -0.03, "ci_high": 0.008, "p": 0.12,
-        ...        "p_holm": 0.48, "power": 0.31, "paper_at_design": -0.029, "verdict": "cannot tell",
+        >>> row = {"claim": "masks_random", "value": 0.012, "ci_low": -0.008, "ci_high": 0.03, "p": 0.12,
+        ...        "p_holm": 0.48, "power": 0.31, "paper_at_design": 0.029, "verdict": "cannot tell",
         ...        "reason": "power 0.31 < 0.8 to see the paper's effect at this design"}
         >>> print(verdict_sentence(row))
-        Attribute masks against layer-matched random masks: accuracy difference -0.012 (95 % CI -0.030 to +0.008; p = 0.120, Holm p = 0.480); power 0.31 to see the paper's effect as this design measures it (-0.029). **cannot tell**: power 0.31 < 0.8 to see the paper's effect at this design.
+        Attribute masks against layer-matched random masks: the attribute masks lose 0.012 more accuracy than the layer-matched random masks (extra accuracy lost +0.012, 95 % CI -0.008 to +0.030; p = 0.120, Holm p = 0.480); power 0.31 to see the paper's effect as this design measures it (+0.029). **cannot tell**: power 0.31 < 0.8 to see the paper's effect at this design.
     """
     what, measure, fmt = _MEASURES.get(row["claim"], (row["claim"], "value", "{:.3f}"))
-    text = f"{what[0].upper() + what[1:]}: {measure} {fmt.format(row['value'])}"
-    if row.get("ci_low") == row.get("ci_low") and row.get("ci_low") is not None:
-        text += f" (95 % CI {fmt.format(row['ci_low'])} to {fmt.format(row['ci_high'])}; "
+    value = row["value"]
+    has_ci = row.get("ci_low") is not None and row.get("ci_low") == row.get("ci_low")
+    ci = f"95 % CI {fmt.format(row['ci_low'])} to {fmt.format(row['ci_high'])}; " if has_ci else ""
+    tests = f"{format_p(row['p'])}, Holm {format_p(row['p_holm'])})"
+    if row["claim"] in _CONTROLS and value == value:
+        head = (f"the attribute masks lose {abs(value):.3f} {'more' if value >= 0 else 'less'} accuracy than "
+                f"{_CONTROLS[row['claim']]} ({measure} {fmt.format(value)}" + (f", {ci}" if ci else "; "))
     else:
-        text += " ("
-    text += f"{format_p(row['p'])}, Holm {format_p(row['p_holm'])})"
+        head = f"{measure} {fmt.format(value)} ({ci}"
+    return _verdict_tail(f"{what[0].upper() + what[1:]}: {head}{tests}", row, fmt)
+
+
+def _verdict_tail(text: str, row, fmt: str) -> str:
     paper = row.get("paper_at_design")
     if row.get("power") == row.get("power") and row.get("power") is not None:
         text += (f"; power {row['power']:.2f} to see the paper's effect as this design measures it "
@@ -318,3 +339,79 @@ def partial_global_sentence(p_trained: float, p_null: float) -> str:
     return (f"With the label co-occurrence partialled out, the global test gives {format_p(p_trained)}{null}; the "
             f"null prompts (random directions, each as far from the shared start as its trained prompt) are what "
             f"tells training from the prompts' lengths alone.")
+
+
+def prompt_layout(kind: str, position: str = "before", suffix: str = " Answer:") -> str:
+    """Where a soft prompt sits and where the answer is read, as the scorer runs it (:mod:`emolib.paper.layouts`).
+
+    Example:
+        >>> prompt_layout("causal", "after")
+        "[comment, P1..PL, ' Answer:'], read at the last position (next-token verbalizer)"
+        >>> prompt_layout("masked")
+        '[<mask>, P1..PL, <s>, comment, </s>], read at <mask>'
+    """
+    if kind == "masked":
+        return "[<mask>, P1..PL, <s>, comment, </s>], read at <mask>"
+    parts = "comment, P1..PL" if position == "after" else "P1..PL, comment"
+    return f"[{parts}, {suffix!r}], read at the last position (next-token verbalizer)"
+
+
+def prompt_setup(settings, kind: str) -> dict[str, str]:
+    """The run's prompt set-up in words, from its resolved :class:`~emolib.profiles.PromptSettings`: ``layout``,
+    ``verbalizer`` (the two answer words, negative first) and ``init`` (how the prompts start).
+
+    Example:
+        >>> from emolib import profiles
+        >>> setup = prompt_setup(profiles.settings("prompts", "standard"), "causal")
+        >>> setup["verbalizer"], setup["layout"][:17]
+        ('"no" / "yes"', '[comment, P1..PL,')
+        >>> prompt_setup(profiles.settings("prompts", "paper"), "masked")["init"][:26]
+        'N(0, 0.02²) random vectors'
+    """
+    layout = prompt_layout(kind, settings.prompt_position, settings.suffix)
+    verbalizer = " / ".join(f'"{w}"' for w in settings.verbalizer)
+    if settings.init == "normal":
+        init = (f"N(0, {settings.init_std:g}²) random vectors, one draw per seed, so all emotions of a seed start "
+                "from the same prompt (the original's effective init: HF fast-init overrode its intended mask-token "
+                "init)")
+    else:
+        init = (f"the token embeddings of the instruction {settings.init.strip()!r} (it names no emotion), repeated "
+                f"or cut to {settings.n_tokens} tokens, the same start for every prompt (the original drew "
+                "N(0, 0.02²) random vectors)")
+    return {"layout": layout, "verbalizer": verbalizer, "init": init}
+
+
+def verdict_counts(verdicts) -> str:
+    """How many judged claims hold, do not hold and cannot be told, as a sentence with the verbs agreeing.
+
+    Example:
+        >>> verdict_counts(["holds", "cannot tell", "cannot tell"])
+        'Of the 3 judged claims, 1 holds, 0 do not hold and 2 cannot be told at this design.'
+    """
+    verdicts = list(verdicts)
+    counts = {v: sum(x == v for x in verdicts) for v in ("holds", "does not hold", "cannot tell")}
+
+    def n(v: str, one: str, many: str) -> str:
+        k = counts[v]
+        return f"{k} {one if k == 1 else many}"
+
+    return (f"Of the {len(verdicts)} judged claims, {n('holds', 'holds', 'hold')}, "
+            f"{n('does not hold', 'does not hold', 'do not hold')} and {n('cannot tell', 'cannot be told', 'cannot be told')}"
+            " at this design.")
+
+
+def fwer_reliability_phrase(facts) -> str:
+    """The reliability of the units past the family-wise level over all units and attributes
+    (:func:`emolib.paper.geometry.reliability_findings`), or that none passes.
+
+    Example:
+        >>> fwer_reliability_phrase({"fwer_units": 0, "fwer_reliability": float("nan")})
+        'no unit passes the family-wise level over all units and attributes'
+        >>> fwer_reliability_phrase({"fwer_units": 85, "fwer_reliability": 0.7285})
+        'the 85 units past the family-wise level over all units and attributes: 0.729'
+    """
+    n = int(facts.get("fwer_units", 0) or 0)
+    if n == 0:
+        return "no unit passes the family-wise level over all units and attributes"
+    return (f"the {n:,} unit{'' if n == 1 else 's'} past the family-wise level over all units and attributes: "
+            f"{facts['fwer_reliability']:.3f}")

@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "emolib"
 #: wing -> rank; a module may import its own wing or a wing of lower rank only.
 RANKS = {"base": 0, "model": 1, "rsa": 1, "human": 2, "paper": 3, "emollm": 3, "plots": 4, "top": 5}
-TOP = {"reproduce", "book", "cli", "differences", "findings", "findings_valence", "overview", "plan", "publish", "golden", "verify"}
+TOP = {"reproduce", "book", "cli", "differences", "findings", "findings_valence", "overview", "plan", "publish", "golden", "verify", "build_box"}
 #: analyses: arrays or frames in, results out; no files, no artifacts.
 PURE = ["rsa", "human", "paper/manipulation.py", "emollm/probes.py", "stats.py", "emotions.py"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emolib import book
+from emolib import book, pagecheck
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = textwrap.dedent("""\
@@ -98,6 +98,10 @@ def test_book_smoke_build_renders_every_page_without_errors(tmp_path, backbone, 
     coverage = (html / "book" / "coverage.html").read_text()
     assert re.search(rf"chosen backbone: {backbone} \(smoke\)(</p>)?</th>", coverage)  # a table, not Markdown text
     assert all(c["parameters"].get("profile") == "smoke" for c in timings["chapters"])
+    executed = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "staging" / "book").glob("*.ipynb")}
+    assert pagecheck.parameter_mismatches(executed) == []  # each parameters cell shows the values the build used
+    tags = [c["metadata"].get("tags", []) for nb in executed.values() for c in nb["cells"]]
+    assert not any("injected-parameters" in t for t in tags)  # papermill's cell is gone
 
 
 def test_read_timings_reads_the_build_log_and_is_empty_outside_a_build(tmp_path, monkeypatch):
@@ -119,3 +123,15 @@ def test_read_timings_reads_the_build_log_and_is_empty_outside_a_build(tmp_path,
     (tmp_path / "timings.json").write_text("{not json")
     with pytest.raises(ValueError, match="corrupt timings file"):
         book.read_timings(tmp_path)
+
+
+def test_every_bibliography_entry_is_cited_by_a_chapter():
+    """The references page lists only cited works (no ``:all:``), so an entry nobody cites would vanish silently;
+    every key of ``book/references.bib`` must be cited by some page."""
+    import re
+
+    keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), flags=re.MULTILINE)
+    text = "\n".join(p.read_text() for p in (ROOT / "book").glob("*.md"))
+    cited = {k.strip() for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for k in group.split(",")}
+    assert keys and sorted(set(keys) - cited) == []
+    assert ":all:" not in (ROOT / "book" / "references.md").read_text()

@@ -49,7 +49,9 @@ def test_null_control_masks_only_its_own_k_values(tmp_path):
     assert result.mask_index["k"].nunique() == 1
     assert result.mask_index["k"].iloc[0] == run2.mask_index["k"].max()
     table = control.correlation_table(run2, result)
-    assert table[("null", "mean_rho")].notna().sum() == 1 and table[("trained", "mean_rho")].notna().sum() == 2
+    assert table[("null", "rho")].notna().sum() == 1 and table[("trained", "rho")].notna().sum() == 2
+    trained = run2.manipulation.baselines["pooled"].correlation  # rho of the extra loss = -(rho of attribute - random)
+    assert table[("trained", "rho")].to_numpy() == pytest.approx(-trained["mean_rho"].to_numpy(), nan_ok=True)
 
 
 def test_null_k_values_must_be_among_the_k_values():

@@ -73,10 +73,11 @@ def test_profile_reach_states_the_floor_of_each_permutation_p():
     assert "12" in reach.loc["prompt accuracy", "setting"]
 
 
-def test_tidy_executed_drops_stderr_and_the_duplicated_parameters(tmp_path):
+def test_tidy_executed_drops_stderr_and_shows_the_parameters_used(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("profile = \"smoke\"\nbackbone = \"tiny-llama\"\n",
+        nbformat.v4.new_code_cell("profile = 'quick'\nbackbone = 'gpt2'  # a backbone, e.g. 'gpt2' = x\nseed = 1",
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("# Parameters\nprofile = \"smoke\"\nbackbone = \"tiny-llama\"\n",
                                   metadata={"tags": ["injected-parameters"]}),
         nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning"),
                                                 nbformat.v4.new_output("stream", name="stdout", text="kept")])])
@@ -84,9 +85,9 @@ def test_tidy_executed_drops_stderr_and_the_duplicated_parameters(tmp_path):
     nbformat.write(nb, path)
     book.tidy_executed(path)
     cells = nbformat.read(path, as_version=4).cells
-    assert "remove-cell" in cells[2].metadata["tags"]
-    assert cells[1].cell_type == "markdown" and 'backbone = "tiny-llama"' in cells[1].source
-    assert [o["text"] for o in cells[3].outputs] == ["kept"]
+    assert len(cells) == 2 and cells[0].metadata["tags"] == ["parameters"]  # the injected cell is gone, no note
+    assert cells[0].source == 'profile = "smoke"\nbackbone = "tiny-llama"  # a backbone, e.g. \'gpt2\' = x\nseed = 1'
+    assert [o["text"] for o in cells[1].outputs] == ["kept"]
 
 
 def _summary() -> pd.DataFrame:
@@ -96,10 +97,11 @@ def _summary() -> pd.DataFrame:
 
 
 def test_accuracy_bars_start_at_zero_with_a_chance_line():
-    fig = plots_masking.accuracy_bars(_summary(), 10)
+    fig = plots_masking.accuracy_bars(_summary(), 10, chance=0.52)  # the sample's computed chance, drawn at its value
     ax = fig.axes[0]
     assert ax.get_ylim()[0] == 0.0
-    assert any(np.allclose(line.get_ydata(), 0.5) for line in ax.get_lines())
+    assert any(np.allclose(line.get_ydata(), 0.52) for line in ax.get_lines())
+    assert not plots_masking.accuracy_bars(_summary(), 10).axes[0].get_lines()  # no chance given: no line
 
 
 def test_a_single_baseline_is_not_titled_paper_and_stars_can_be_left_out():

@@ -38,6 +38,7 @@ def test_findings_and_top_units(searchlight):
     assert facts["n_seeds"] == 4 and facts["r_pair"] == pytest.approx(result.reliability["r_pair"].median())
     top = geometry.top_units(result, 3)
     assert top["unit"].iloc[0] == 0 and top["attribute"].iloc[0] == "a"
+    assert top["layer"].iloc[0] == 1  # unit 0 sits in the first layer, numbered 1 as on every page
     expected = top["tau"] / rsa.tau_ceiling(top["reliability"])
     np.testing.assert_allclose(top["share_of_ceiling"], expected)
     none = geometry.reliability_findings(dataclasses.replace(result, reliability=None))

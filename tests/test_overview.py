@@ -31,7 +31,8 @@ def test_outside_a_build_nothing_is_recorded_and_the_backbone_column_is_pending(
     assert overview.recorded() is None
     table = overview.intro_table(records=overview.recorded())
     assert (table["chosen backbone"] == overview.PENDING).drop(table.index[0]).all()
-    assert all("](" in claim and ".md)" in claim for claim in table.index)
+    # links as document references (a relative ".md" link inside glued Markdown becomes a dead "#name.md" anchor)
+    assert all("{doc}`chapter <" in claim and ".md" not in claim for claim in table.index)
     assert findings.markdown_table(table).count("\n") == len(table) + 1
 
 
@@ -48,11 +49,27 @@ def test_recorded_sections_merge_replace_and_fill_the_intro(monkeypatch, tmp_pat
     assert by_id["inference"].startswith("**holds**: mean dev accuracy 0.706 (0.655 to 0.758; Holm p < 0.001)")
     assert by_id["units"].startswith("**holds** (family-wise): 8 units (Holm p = 0.020; null prompts: 1)")
     assert "the paper's q: 20,795 units, **cannot tell** (Holm p = 0.090; null prompts: 14,784)" in by_id["units"]
-    assert by_id["masks"] == ("vs random: **cannot tell** (k = 4,000, difference -0.012, Holm p = 0.480; power 0.31); "
-                              "vs sham: **cannot tell** (k = 4,000, difference +0.010, Holm p = 0.900; power 0.20)")
+    assert by_id["masks"] == ("vs random: **cannot tell** (k = 4,000, extra accuracy lost -0.012, Holm p = 0.480; power 0.31); "
+                              "vs sham: **cannot tell** (k = 4,000, extra accuracy lost +0.010, Holm p = 0.900; power 0.20)")
     assert by_id["weights"].startswith("**cannot tell** (rho +0.12, -0.10 to +0.30; Holm p = 0.900; power 0.20)")
     assert by_id["valence"].startswith("**holds** (plain-to-negated transfer 1.000")
-    assert not (column == overview.PENDING).any()
+    assert by_id["structure"] == overview.PENDING  # recorded by backbone_neurons and valence_arousal, not here
+    assert not (column.drop(column.index[1]) == overview.PENDING).any()
+
+
+def test_the_structure_row_joins_the_prompts_and_the_emotion_vectors(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMOLIB_BUILD_DIR", str(tmp_path))
+    controlled = pd.DataFrame({"target": ["similarity", "valence"], "tau": [0.07, 0.5], "p": [0.029, 0.0],
+                               "tau_partial": [0.057, 0.4], "p_partial": [0.304, 0.0]})
+    overview.record("structure", overview.structure_cell(controlled, 0.394), "gemma3-270m", "standard")
+    headline = pd.DataFrame({"pc": ["PC1", "PC1"], "human_scale": ["valence", "arousal"], "r": [0.49, 0.1],
+                             "ci_low": [-0.04, -0.3], "ci_high": [0.81, 0.5]})
+    overview.record("structure_vectors", overview.vectors_cell({"r": 0.311, "p_perm": 0.004}, headline, 12, 18),
+                    "gemma3-270m", "standard")
+    cell = dict(zip(overview.CLAIM_ROWS, overview.intro_table(records=overview.recorded()).iloc[:, -1]))["structure"]
+    assert cell.startswith("prompts (whole model): τ = 0.070 (p = 0.029")  # the similarity row, not valence
+    assert "the co-occurrence alone: τ = 0.394; emotion vectors of GoEmotions comments (layer 13 of 18)" in cell
+    assert cell.endswith("PC1 against human valence r = 0.49 (-0.04 to 0.81)")
 
 
 def _valence(verdict: str, gain: float, reason: str = "") -> dict:

@@ -43,8 +43,14 @@ def test_figures_build(result):
         plots_neurons.unit_rdm_figure(np.arange(351.0), np.arange(351.0)[::-1], emotions.PAPER_ORDER,
                                       ("unit", "human")),
     ]
-    assert len(figures[1].axes) == 7  # 3 attribute panels + 4 blank cells of the 7-wide grid
-    assert len(figures[2].axes) == 3 + 1  # one strip per layer + colour bar
+    assert len(figures[1].axes) == 4  # 3 attribute panels + 1 blank cell of the 4-wide grid
+    ticks = figures[1].axes[0].get_yticks()
+    assert list(ticks) == [1, 2, 3] and all(float(t).is_integer() for t in ticks)  # integer layers from 1
+    tau = figures[2].axes[0]
+    assert len(figures[2].axes) == 1 + 1  # one labelled panel + colour bar
+    assert [t.get_text() for t in tau.get_yticklabels()] == list(result.attributes)  # every row labelled
+    assert [t.get_text() for t in tau.get_xticklabels()] == ["1", "2", "3"]  # layers from 1, integers
+    assert len(figures[3].axes) == 3  # two RDMs + their colour bar
     image = figures[0].axes[0].images[0].get_array()
     assert image.shape[0] == 3 and np.nanmax(image) <= 3
     table = pd.DataFrame({"metric": "cosine", "rdm": ["layer 0", "layer 1", "all"] * 2,
@@ -56,7 +62,19 @@ def test_figures_build(result):
     assert [t.get_text() for t in fig.axes[0].texts] == ["joy-2"]
     comparison = rsa.compare_searchlights(result, result, n=2)
     assert len(plots_neurons.robustness_figure(comparison).axes) == 2
+    for figure in [*figures, fig, plots_neurons.whole_model_figure(table), plots_neurons.robustness_figure(comparison)]:
+        figure.canvas.draw()
+        width = figure.get_size_inches()[0]
+        sizes = [t.get_fontsize() for t in figure.findobj(plt.Text) if t.get_visible() and t.get_text().strip()]
+        assert width <= 6.3 + 1e-9 and min(sizes) * 110 / 72 >= 9.0  # readable in the 690-px column
     plt.close("all")
+
+
+def test_layer_ticks_are_integers_from_one_ending_at_the_last_layer():
+    for n in (1, 4, 12, 18, 24, 36):
+        ticks = plots_neurons.layer_ticks(n)
+        assert ticks[0] == 1 and ticks[-1] == n and all(isinstance(t, int) for t in ticks)
+        assert ticks == sorted(set(ticks)) and len(ticks) <= 8
 
 
 def test_reliability_and_baselines_figures():
@@ -72,3 +90,17 @@ def test_reliability_and_baselines_figures():
                           "ceiling_low": 0.5, "ceiling_high": 0.6})
     fig = neurons.baselines_figure(table)
     assert len(fig.axes[0].patches) >= 2
+
+
+def test_a_one_seed_source_is_named_in_the_reliability_legend_not_dropped():
+    """With one seed a backbone's curves are empty; without its name the figure would be the released RoBERTa's alone
+    (the same image on two pages)."""
+    import numpy as np
+    import pandas as pd
+
+    from emolib.plots import neurons
+
+    frame = pd.DataFrame({"source": ["released"] * 3 + ["trained prompts"] * 3,
+                          "r_pair": [0.1, 0.2, 0.3] + [np.nan] * 3, "reliability": [0.1, 0.2, 0.3] + [np.nan] * 3})
+    labels = [t.get_text() for t in neurons.reliability_figure(frame).axes[1].get_legend().get_texts()]
+    assert labels == ["released", "trained prompts: one seed, not measurable"]

@@ -25,13 +25,14 @@ def _history() -> pd.DataFrame:
 
 
 def test_accuracy_by_emotion_draws_one_series_per_split_and_released():
-    fig = plots_prompts.accuracy_by_emotion(_accuracy(), released.prompt_accuracy())
+    fig = plots_prompts.accuracy_by_emotion(_accuracy(), released.prompt_accuracy(), chance=0.517)
     ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["dev", "test", "released RoBERTa (dev)"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sorted(labels) == sorted(["dev", "test", "released RoBERTa (dev)", "chance (0.517)"])  # chance at its value
+    assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [0.517]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["joy", "anger", "grief"]  # paper order
     fig = plots_prompts.accuracy_by_emotion(_accuracy())
-    assert len(fig.axes[0].get_legend().get_texts()) == 2
+    assert len(fig.legends[0].get_texts()) == 2
     with pytest.raises(ValueError, match="split"):
         plots_prompts.accuracy_by_emotion(_accuracy().drop(columns="split"))
     plt.close("all")
@@ -47,7 +48,16 @@ def test_training_curves_one_line_per_prompt_plus_mean():
     plt.close("all")
 
 
-def test_accuracy_vs_released_one_point_per_common_emotion():
+def test_accuracy_vs_released_quotes_the_rank_correlation_of_what_it_plots():
+    from scipy import stats
+
+    acc, ref = _accuracy(), released.prompt_accuracy()
+    fig = plots_prompts.accuracy_vs_released(acc, ref, split="dev")
+    ours = acc[acc["split"] == "dev"].groupby("emotion")["accuracy"].mean()
+    theirs = ref.groupby("emotion")["accuracy"].mean().reindex(ours.index)
+    r = stats.spearmanr(ours, theirs).statistic
+    assert fig.axes[0].get_title().startswith(f"Spearman r = {r:.2f}") and "dev against released dev" in \
+        fig.axes[0].get_title()
     fig = plots_prompts.accuracy_vs_released(_accuracy(), released.prompt_accuracy(), split="test")
     offsets = fig.axes[0].collections[0].get_offsets()
     assert len(offsets) == 3

@@ -4,6 +4,7 @@ offender, must fail; a clean page, whose collapsed code may mention reprs, must 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,52 @@ def test_recording_a_chapter_shows_no_output(monkeypatch, tmp_path):
     monkeypatch.setenv("EMOLIB_BUILD_DIR", str(tmp_path))
     assert overview.record("valence", {"valence": "x"}, "gpt2", "quick") is None
     assert (tmp_path / overview.RECORD_FILE).is_file()
+
+
+def _figure_site(tmp_path: Path, style: str) -> Path:
+    """A build folder whose one page shows a 1000-px PNG with 12-px text (natural pixels), styled by ``style``."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    from emolib import pagecheck
+
+    html = tmp_path / "_build" / "html"
+    (html / "_images").mkdir(parents=True)
+    (html / "book").mkdir()
+    info = PngInfo()
+    info.add_text(pagecheck.TEXT_PX_KEY, "12")
+    Image.new("RGB", (1000, 60), "white").save(html / "_images" / "f.png", pnginfo=info)
+    page(html / "book", f'<figure><img src="../_images/f.png" style="{style}"/><figcaption>A caption.</figcaption>'
+                        '</figure><a href="#missing">x</a>', "fig.html")
+    return html
+
+
+@needs_chromium
+def test_the_browser_measures_the_width_a_figure_is_shown_at(tmp_path):
+    html = _figure_site(tmp_path, "width: 500px")  # 12 px at half its width: 6 px
+    report = sitecheck.check_page(html / "book" / "fig.html", forbidden=[])
+    assert report.figure_images == [["../_images/f.png", 1000, 500]]
+    assert report.problems == ["text too small: _images/f.png (6.0 px rendered)"]
+    shutil.rmtree(tmp_path / "_build")
+    html = _figure_site(tmp_path, "")  # shown at its natural width in a bare page: 12 px
+    assert sitecheck.check_page(html / "book" / "fig.html", forbidden=[]).problems == []
+
+
+@needs_chromium
+def test_check_site_runs_the_static_checks_too(tmp_path):
+    html = _figure_site(tmp_path, "width: 500px")
+    assert sitecheck.check_site(html, forbidden=[]) == {"book/fig": [
+        "text too small: _images/f.png (6.0 px rendered)", "broken link: book/fig -> #missing"]}
+    assert sitecheck.check_site(html, forbidden=[], static=False) == {
+        "book/fig": ["text too small: _images/f.png (6.0 px rendered)"]}
+
+
+def test_the_static_checks_alone_on_a_build_folder_and_from_the_command_line(tmp_path, capsys):
+    _figure_site(tmp_path, "width: 500px")  # without a browser the figure is taken at min(1000, 690) px: 8.3 px
+    expected = {"book/fig": ["broken link: book/fig -> #missing", "text too small: _images/f.png (8.3 px rendered)"]}
+    assert sitecheck.check_build(tmp_path / "_build", browser=False) == expected
+    assert sitecheck.check_build(tmp_path / "_build" / "html", browser=False) == expected
+    assert sitecheck.main(["--static", str(tmp_path / "_build")]) == 1
+    assert capsys.readouterr().out.splitlines() == ["book/fig", "    broken link: book/fig -> #missing",
+                                                    "    text too small: _images/f.png (8.3 px rendered)",
+                                                    "2 problems on 1 pages"]

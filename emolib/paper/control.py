@@ -140,11 +140,15 @@ def criteria_table(run, control: NullControl, alpha: float = 0.05) -> pd.DataFra
 
 
 def correlation_table(run, control: NullControl, baseline: str = "pooled") -> pd.DataFrame:
-    """Mean rho per k (damage against the human weights), trained prompts beside the null control."""
-    trained = run.manipulation.baselines[baseline].correlation.set_index("k")
-    null = control.manipulation.baselines[baseline].correlation.set_index("k")
-    columns = [c for c in ("mean_rho", "ci_low", "ci_high", "p", "perm_p") if c in trained.columns]
-    return pd.concat({"trained": trained[columns], "null": null[columns]}, axis=1)
+    """Mean rho per k (of the extra accuracy lost with the human weights, positive: heavier attributes lose more;
+    :func:`emolib.paper.masking_summary.oriented`), trained prompts beside the null control, ``k`` as a column."""
+    from emolib.paper.masking_summary import oriented
+
+    trained = oriented(run.manipulation.baselines[baseline].correlation).set_index("k")
+    null = oriented(control.manipulation.baselines[baseline].correlation).set_index("k")
+    columns = [c for c in ("rho", "ci_low", "ci_high", "p", "perm_p") if c in trained.columns]
+    table = pd.concat({"trained": trained[columns], "null": null[columns]}, axis=1)
+    return table.reset_index()
 
 
 def searchlight_findings(run, control: NullControl, alpha: float = 0.05) -> dict[str, float | int]:

@@ -142,7 +142,8 @@ def controlled_whole_model(cube: np.ndarray, units_per_layer: int, human_rdms: p
 
 
 def top_units(result, n: int = 10) -> pd.DataFrame:
-    """The ``n`` units with the largest tau over all attributes: ``unit, layer, attribute, tau``, the unit's
+    """The ``n`` units with the largest tau over all attributes: ``unit, layer`` (1-based, as every page numbers
+    layers), ``attribute, tau``, the unit's
     ``reliability`` and tau as a share of its ceiling (``share_of_ceiling``; NaN without a positive reliability)."""
     tau = result.tau.to_numpy()
     flat = np.argsort(np.nan_to_num(tau, nan=-np.inf), axis=None)[::-1][:n]
@@ -150,7 +151,7 @@ def top_units(result, n: int = 10) -> pd.DataFrame:
     ceiling = result.ceiling_fraction.to_numpy()
     reliability = (result.reliability["reliability"].to_numpy() if result.reliability is not None
                    else np.full(len(tau), np.nan))
-    return pd.DataFrame({"unit": units, "layer": units // result.units_per_layer,
+    return pd.DataFrame({"unit": units, "layer": units // result.units_per_layer + 1,
                          "attribute": [result.attributes[a] for a in attributes], "tau": tau[units, attributes],
                          "reliability": reliability[units], "share_of_ceiling": ceiling[units, attributes]})
 

@@ -1,7 +1,7 @@
 """Counts and extremes quoted in the text about the masking analysis, from its tables.
 
 Pure functions on a :class:`~emolib.paper.manipulation.ManipulationResult` or its tables (no file I/O):
-:func:`significance_counts` counts the significant paired tests per random baseline, and
+:func:`oriented` puts a test table in the book's sign convention (extra accuracy lost), :func:`significance_counts` counts the significant paired tests per random baseline, and
 :func:`worst_draws` finds the most damaging random masks.
 
 Example:
@@ -21,7 +21,7 @@ import pandas as pd
 
 from emolib.paper.manipulation import ManipulationResult, select
 
-__all__ = ["SIGNIFICANCE_TABLES", "significance_counts", "worst_draws"]
+__all__ = ["SIGNIFICANCE_TABLES", "oriented", "significance_counts", "worst_draws"]
 
 #: short name -> the per-baseline table of :class:`~emolib.paper.manipulation.BaselineTables` it counts
 SIGNIFICANCE_TABLES: dict[str, str] = {"emotion": "by_emotion", "attribute_emotion": "by_attribute_emotion"}
@@ -94,3 +94,31 @@ def worst_draws(damage: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
                       "relative": float(worst["relative"]), "over_2": int((subset["relative"] > 2).sum()),
                       "n": len(subset)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def oriented(table: pd.DataFrame) -> pd.DataFrame:
+    """A test table of :mod:`emolib.paper.manipulation` in the book's sign convention.
+
+    ``diff`` (attribute minus random accuracy) becomes ``extra_loss`` = random minus attribute (positive: the
+    attribute's masks cost more accuracy than random ones); ``mean_rho`` (of ``diff``) and per-emotion ``r``
+    become ``rho`` and ``r`` of the extra loss with the human weight (positive: attributes humans weigh more
+    lose more). ``t`` and the CI bounds follow (the bounds swap); p and q do not change (the per-emotion and
+    per-attribute tests are one-sided for "attribute masks cost more", the correlation test two-sided).
+
+    Example:
+        >>> t = pd.DataFrame({"k": [4000], "diff": [-0.05], "t": [-2.0], "ci_low": [-0.08], "ci_high": [-0.02]})
+        >>> oriented(t).to_dict("records")
+        [{'k': 4000, 'extra_loss': 0.05, 't': 2.0, 'ci_low': 0.02, 'ci_high': 0.08}]
+    """
+    out = table.copy()
+    signed = "diff" if "diff" in out else "mean_rho" if "mean_rho" in out else "r" if "r" in out else None
+    if signed is None:
+        raise ValueError(f"no signed column (diff, mean_rho or r) in columns {', '.join(map(str, out.columns))}")
+    out[signed] = -out[signed]
+    if "z" in out:
+        out["z"] = -out["z"]
+    if "t" in out:
+        out["t"] = -out["t"]
+    if {"ci_low", "ci_high"} <= set(out.columns):
+        out["ci_low"], out["ci_high"] = -table["ci_high"], -table["ci_low"]
+    return out.rename(columns={"diff": "extra_loss", "mean_rho": "rho"})

@@ -33,8 +33,9 @@ from emolib.paper import mask_inference as mi
 from emolib.paper import power as pw
 from emolib.paper.claims import CHANCE_FLOOR, CLAIM_TESTS, Evidence, claim_rows, run_evidence
 from emolib.stats import POWER_TARGET, decide, holm
+from emolib.tables import format_p_value
 
-__all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "POWER_TARGET", "CHANCE_FLOOR", "Evidence", "holm", "decide", "judge",
+__all__ = ["CLAIMS", "VERDICTS", "COLUMNS", "POWER_TARGET", "CHANCE_FLOOR", "Evidence", "holm", "decide", "judge", "orient",
            "claim_rows", "error_rates", "verdict_table", "verdict", "run_evidence", "findings", "other_k_sentence",
            "for_display"]
 
@@ -43,9 +44,9 @@ CLAIMS = {
     "inference": "emotion inference above chance (held-out accuracy minus the majority share, emotions as units)",
     "units_paper": "units that track an attribute, the paper's criterion (q < .01), against its permutation null",
     "units_fwer": "units that track an attribute, family-wise over all units and attributes (global max-tau test)",
-    "masks_random": "attribute masks hurt more than layer-matched random masks (masks as units)",
-    "masks_sham": "attribute masks hurt more than sham-attribute masks (masks as units)",
-    "weights": "damage follows the human attribute weights (mean rho < 0, attributes as units)",
+    "masks_random": "attribute masks hurt more than layer-matched random masks (extra accuracy lost > 0, masks as units)",
+    "masks_sham": "attribute masks hurt more than sham-attribute masks (extra accuracy lost > 0, masks as units)",
+    "weights": "damage follows the human attribute weights (rho > 0, attributes as units)",
 }
 VERDICTS = ("holds", "does not hold", "cannot tell")
 COLUMNS = ["claim", "k", "measure", "released_roberta", "released_verdict", "value", "ci_low", "ci_high", "p",
@@ -79,10 +80,47 @@ def judge(rows: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         reasons.append(reason)
     table["verdict"], table["reason"] = labels, reasons
     table["test"] = table["claim"].map(CLAIM_TESTS)
+    table = orient(table)
     if "survives_cooccurrence" in table:  # a control of a claim that holds; nothing to survive otherwise
         moot = (table["verdict"] != "holds") & (table["survives_cooccurrence"] != "n/a")
         table.loc[moot, "survives_cooccurrence"] = "n/a (" + table.loc[moot, "verdict"] + ")"
     return table.drop(columns=["reason_if_not_held"])
+
+
+def orient(rows: pd.DataFrame) -> pd.DataFrame:
+    """The masking claims' numbers in the book's sign convention (:data:`emolib.wording.MASKING_CONVENTION`):
+    ``value``, its CI and ``paper_at_design`` of ``masks_random``/``masks_sham`` become the extra accuracy lost
+    (control minus attribute accuracy; positive: the attribute masks cost more), those of ``weights`` rho of the
+    extra loss with the human weights (positive: heavier attributes lose more). The tests (one-sided for the
+    paper's direction) are unchanged; the claim rows compute attribute minus control, so each number flips sign.
+
+    Example:
+        >>> rows = pd.DataFrame({"claim": ["masks_random", "inference"], "measure": ["attribute - sham accuracy",
+        ...                      "mean test accuracy"], "value": [-0.03, 0.7], "ci_low": [-0.05, 0.6],
+        ...                      "ci_high": [-0.01, 0.8], "paper_at_design": [-0.029, 0.8]})
+        >>> orient(rows)[["measure", "value", "ci_low", "ci_high", "paper_at_design"]].values.tolist()[0]
+        ['extra accuracy lost (sham - attribute)', 0.03, 0.01, 0.05, 0.029]
+    """
+    table = rows.copy()
+    flip = table["claim"].isin(_MASK_CLAIMS).to_numpy()
+    if not flip.any():
+        return table
+    for column in ("value", "paper_at_design"):
+        if column in table:
+            table.loc[flip, column] = -table.loc[flip, column].astype(float)
+    if {"ci_low", "ci_high"} <= set(table.columns):
+        low, high = table.loc[flip, "ci_low"].astype(float), table.loc[flip, "ci_high"].astype(float)
+        table.loc[flip, "ci_low"], table.loc[flip, "ci_high"] = -high, -low
+    if "measure" in table:
+        def measure(claim, text):
+            if claim == "weights":
+                return "rho of the extra loss with the human weights"
+            if claim in _MASK_CLAIMS and isinstance(text, str) and text.startswith("attribute - "):
+                control = text[len("attribute - "):].removesuffix(" accuracy")
+                return f"extra accuracy lost ({control} - attribute)"
+            return text
+        table["measure"] = [measure(c, t) for c, t in zip(table["claim"], table["measure"])]
+    return table
 
 
 def error_rates(table: pd.DataFrame, n_sim: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -232,8 +270,8 @@ def for_display(table: pd.DataFrame, part: str = "results") -> pd.DataFrame:
     out = table[columns].astype(object)
     for column in ("released_roberta", "value", "p_holm", "power", "paper_at_design", "null_control"):
         if column in out:
-            out[column] = [("" if pd.isna(v) else f"{v:,.0f}" if is_count and column in
-                            ("released_roberta", "value", "null_control") else f"{v:.3f}")
+            out[column] = [("" if pd.isna(v) else format_p_value(v) if column == "p_holm" else f"{v:,.0f}"
+                            if is_count and column in ("released_roberta", "value", "null_control") else f"{v:.3f}")
                            for v, is_count in zip(table[column], counts)]
     if "ci_low" in out:
         out["ci_low"] = ["" if pd.isna(lo) or pd.isna(hi) else f"{lo:.3f} to {hi:.3f}"
@@ -242,6 +280,7 @@ def for_display(table: pd.DataFrame, part: str = "results") -> pd.DataFrame:
         out["k"] = ["" if pd.isna(k) else f"{int(k):,}" for k in table["k"]]
     if "released_verdict" in out:
         out["released_verdict"] = out["released_verdict"].where(table["released_verdict"].notna(), "")
+    out = out.replace(r"(?<![\d.])-(0\.0+)(?![\d])", r"\1", regex=True)  # a value rounded to zero has no sign
     return out.rename(columns={"released_roberta": "released RoBERTa", "released_verdict": "released verdict",
                                "null_control": "null control", "ci_low": "95 % CI", "p_holm": "p (Holm)",
                                "paper_at_design": "paper at this design"}).reset_index(drop=True)

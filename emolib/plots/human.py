@@ -3,8 +3,8 @@
 Example:
     >>> from emolib import human, plots
     >>> fig = plots.human.attribute_rdms_figure(human.attribute_rdms("released"))
-    >>> len(fig.axes)  # 14 RDMs and one colour bar
-    15
+    >>> len(fig.axes)  # 14 RDMs in a 4 x 4 grid; a spare cell holds the colour bar
+    16
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from emolib.human.appraisal import ParallelAnalysis
-from emolib.emotions import ATTRIBUTE_GROUPS, PAPER_ORDER
-from emolib.plots.style import PALETTE, rdm_heatmap
+from emolib.emotions import ATTRIBUTE_GROUPS
+from emolib.plots.style import DIVERGING, PALETTE, SEQUENTIAL, rdm_heatmap
 
 __all__ = [
     "attribute_rdms_figure", "attribute_scores_figure", "loadings_figure", "parallel_analysis_figure",
@@ -25,24 +25,27 @@ __all__ = [
 _GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
 
 
-def attribute_rdms_figure(rdms: pd.DataFrame, labels: list[str] | None = None) -> plt.Figure:
-    """The 14 attribute RDMs as 27 x 27 heatmaps (rank-equalised, cividis; dark = similar), emotion labels on the
-    first column and the last row, and one colour bar (the rank of a pair's distance among the 351)."""
+def attribute_rdms_figure(rdms: pd.DataFrame, labels: list[str] | None = None, ncols: int = 4) -> plt.Figure:
+    """The 14 attribute RDMs as 27 x 27 heatmaps (rank-equalised, cividis; dark = similar) in ``ncols`` columns
+    that fit the 690-px column, each titled in its group's colour; rows and columns in ``labels``' order (paper
+    order, left unlabelled: 27 names do not fit a small panel), and one colour bar in the last free cell."""
     import matplotlib as mpl
 
-    labels = list(PAPER_ORDER) if labels is None else labels
-    fig, axes = plt.subplots(2, 7, figsize=(16, 5.4), constrained_layout=True)
-    for k, (ax, name) in enumerate(zip(axes.ravel(), rdms.columns)):
-        rdm_heatmap(ax, rdms[name].to_numpy(), labels, title=name)
+    del labels  # the order is the rows' (paper order); kept for callers that pass it
+    nrows = -(-len(rdms.columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2, 1.62 * nrows + 0.2), constrained_layout=True)
+    for ax, name in zip(axes.ravel(), rdms.columns):
+        rdm_heatmap(ax, rdms[name].to_numpy(), None, title=name)
         ax.title.set_color(PALETTE.get(_GROUP_OF.get(name, ""), "black"))
-        ax.title.set_fontsize(11)
-        if k % 7:
-            ax.set_yticks([])
-        else:
-            ax.tick_params(axis="y", labelsize=7)
-        ax.set_xticks([])  # the same emotions, in the same order, as the rows
-    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap="cividis")
-    fig.colorbar(mappable, ax=axes, shrink=0.7, label="distance rank (0 = most similar pair, 1 = most dissimilar)")
+        ax.title.set_fontsize(9)
+    spare = axes.ravel()[len(rdms.columns):]
+    for ax in spare:
+        ax.set_axis_off()
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=SEQUENTIAL)
+    where = {"cax": spare[0].inset_axes((0.1, 0.45, 0.8, 0.1)), "orientation": "horizontal"} if len(spare) else \
+        {"ax": axes, "shrink": 0.6}
+    bar = fig.colorbar(mappable, **where)
+    bar.set_label("distance rank\n(0 = most similar pair,\n1 = most dissimilar)", fontsize=8)
     return fig
 
 
@@ -51,9 +54,9 @@ def attribute_scores_figure(scores: pd.DataFrame) -> plt.Figure:
     panels: Affective / Basic emotions (faces) / Appraisal."""
     rescaled = (scores - scores.min()) / (scores.max() - scores.min())
     widths = [len(attrs) for attrs in ATTRIBUTE_GROUPS.values()]
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 6.4), gridspec_kw={"width_ratios": widths}, sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(6.1, 6.4), gridspec_kw={"width_ratios": widths}, sharey=True)
     for ax, (group, attrs) in zip(axes, ATTRIBUTE_GROUPS.items()):
-        image = ax.imshow(rescaled[list(attrs)].to_numpy(), cmap="cividis", vmin=0, vmax=1, aspect="auto")
+        image = ax.imshow(rescaled[list(attrs)].to_numpy(), cmap=SEQUENTIAL, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(attrs)), attrs, rotation=90)
         ax.set_title(group, color=PALETTE[group], fontsize=9)
     axes[0].set_yticks(range(len(rescaled)), rescaled.index, fontsize=8)
@@ -69,13 +72,13 @@ def loadings_figure(loadings: pd.DataFrame) -> plt.Figure:
     order = np.lexsort((-peak, strongest))
     table = loadings.iloc[order]
     fig, ax = plt.subplots(figsize=(5.2, 8.5))
-    image = ax.imshow(table.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    image = ax.imshow(table.to_numpy(), cmap=DIVERGING, vmin=-1, vmax=1, aspect="auto")
     for (r, c), value in np.ndenumerate(table.to_numpy()):
         if abs(value) >= 0.3:
-            ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6,
+            ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if abs(value) > 0.6 else "black")
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
-    ax.set_yticks(range(table.shape[0]), table.index, fontsize=7)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=7.5)
     fig.colorbar(image, ax=ax, shrink=0.5, label="loading")
     return fig
 
@@ -110,20 +113,21 @@ def icc_figure(table: pd.DataFrame) -> plt.Figure:
 
 
 def similarity_figure(rdm: np.ndarray, mds: pd.DataFrame, colour: pd.Series | None = None,
-                      colour_label: str = "valence") -> plt.Figure:
-    """The similarity-judgment RDM (rank-equalised) and its 2-D MDS map, points coloured by ``colour``."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4), gridspec_kw={"width_ratios": [1, 1.15]})
-    rdm_heatmap(left, rdm, list(mds.index), title="similarity-judgment RDM (rank)")
+                      colour_label: str = "valence", cmap: str = "RdBu") -> plt.Figure:
+    """The similarity-judgment RDM (rank-equalised; top) and its 2-D MDS map (bottom), points coloured by
+    ``colour`` on a colour-blind-safe diverging map (default: red = low, e.g. unpleasant; blue = high)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.0, 10.6), gridspec_kw={"height_ratios": [1, 1]})
+    rdm_heatmap(top, rdm, list(mds.index), title="similarity-judgment RDM (rank)", fontsize=8)
     values = None if colour is None else colour.loc[mds.index].to_numpy()
-    points = right.scatter(mds["dim1"], mds["dim2"], c=values, cmap="RdYlGn", s=30, edgecolor="black", lw=0.4)
+    points = bottom.scatter(mds["dim1"], mds["dim2"], c=values, cmap=cmap, s=30, edgecolor="black", lw=0.4)
     for name, (x, y) in mds.iterrows():
-        right.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
-    right.set_xlabel("MDS dimension 1")
-    right.set_ylabel("MDS dimension 2")
-    right.set_aspect("equal", adjustable="datalim")
-    right.set_title(f"metric MDS (stress-1 = {mds.attrs.get('stress', float('nan')):.3f})")
+        bottom.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    bottom.set_xlabel("MDS dimension 1")
+    bottom.set_ylabel("MDS dimension 2")
+    bottom.set_aspect("equal", adjustable="datalim")
+    bottom.set_title(f"metric MDS (stress-1 = {mds.attrs.get('stress', float('nan')):.3f})")
     if values is not None:
-        fig.colorbar(points, ax=right, shrink=0.6, label=colour_label)
+        fig.colorbar(points, ax=bottom, shrink=0.6, label=colour_label)
     return fig
 
 

@@ -32,6 +32,26 @@ __all__ = [
 ]  # fmt: skip
 
 _GROUP_OF = {a: g for g, attrs in ATTRIBUTE_GROUPS.items() for a in attrs}
+#: Width of every figure (inches): at figure.dpi 110 a 6.3-inch figure fits the 690-px article column unscaled.
+WIDTH = 6.3
+
+
+def layer_ticks(n_layers: int, most: int = 7) -> list[int]:
+    """At most ``most`` integer layer ticks, numbered from 1, always with the first and the last layer.
+
+    Example:
+        >>> layer_ticks(12), layer_ticks(18), layer_ticks(4)
+        ([1, 3, 5, 7, 9, 11, 12], [1, 4, 7, 10, 13, 16, 18], [1, 2, 3, 4])
+    """
+    if n_layers <= most:
+        return list(range(1, n_layers + 1))
+    step = int(np.ceil((n_layers - 1) / (most - 1)))
+    ticks = list(range(1, n_layers + 1, step))
+    if n_layers - ticks[-1] < step / 2 and len(ticks) > 1:
+        ticks[-1] = n_layers
+    elif ticks[-1] != n_layers:
+        ticks.append(n_layers)
+    return ticks
 
 
 def _color_labels(ax: plt.Axes, which: str = "y") -> None:
@@ -59,96 +79,127 @@ def top_rank_map_figure(result: SearchlightResult, n: int = 4000) -> plt.Figure:
     units = top_rank_order(result, n)
     ranks = result.rank.loc[units].to_numpy().T  # [attributes, units]
     image = np.where(ranks <= n, ranks, np.nan)
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
     shown = ax.imshow(image, aspect="auto", interpolation="nearest", cmap="magma_r", vmin=1, vmax=n)
     ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=7)
     _color_labels(ax)
     ax.set_xticks([])
-    ax.set_xlabel(f"{len(units):,} units in the top {n:,} of at least one attribute (sorted by attribute, then rank)")
+    ax.set_xlabel(f"{len(units):,} units in the top {n:,} of at least one attribute\n(sorted by attribute, then rank)",
+                  fontsize=8)
     fig.colorbar(shown, ax=ax, label="rank by tau", ticks=[1, n], fraction=0.03)
     return fig
 
 
 def significant_per_layer_figure(result: SearchlightResult) -> plt.Figure:
-    """Significant units per layer, one panel per attribute (layer 1 at the top, as the paper)."""
+    """Significant units per layer, one panel per attribute (layer 1 at the top, as the paper), on shared axes
+    (integer layer ticks from 1)."""
     counts = result.per_layer()
     layers = np.arange(1, result.n_layers + 1)
-    n_cols = 7
+    n_cols = 4
     n_rows = int(np.ceil(len(result.attributes) / n_cols))
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(12, 2.3 * n_rows + 0.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(WIDTH, 1.55 * n_rows + 0.6), sharex=True, sharey=True,
+                             squeeze=False)
     for ax, attribute in zip(axes.ravel(), result.attributes):
         ax.barh(layers, counts[attribute].to_numpy(), color=PALETTE.get(_GROUP_OF.get(attribute, ""), "#555555"))
-        ax.set_title(f"{attribute} ({counts[attribute].sum():,})", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(f"{attribute} ({counts[attribute].sum():,})", fontsize=7, pad=2)
+        ax.tick_params(labelsize=6.5)
     for ax in axes.ravel()[len(result.attributes):]:
         ax.set_axis_off()
+    axes[0, 0].set_yticks(layer_ticks(result.n_layers))
     axes[0, 0].invert_yaxis()
+    for ax in axes.ravel():
+        ax.xaxis.set_major_locator(plt.MaxNLocator(3, integer=True))
     for ax in axes[:, 0]:
-        ax.set_ylabel("layer")
-    fig.supxlabel("significant units (q < {:g}, {} correction)".format(result.alpha, result.correction), fontsize=9)
+        ax.set_ylabel("layer", fontsize=7)
+    fig.supxlabel("significant units (q < {:g}, {} correction)".format(result.alpha, result.correction), fontsize=8)
     return fig
 
 
 def significant_tau_figure(result: SearchlightResult) -> plt.Figure:
-    """Tau of the significant units: per layer a strip of attributes x units-in-layer (magma; blank =
-    not significant), as the paper's ``RoBERTa_signif_tau`` figure."""
+    """Tau of the significant units: one row per attribute (labelled), the units of all layers left to right
+    (layer 1 first; integer layer ticks from 1, thin lines between layers), magma, blank = not significant; the
+    data of the paper's ``RoBERTa_signif_tau`` figure in one labelled panel."""
     tau = result.tau.where(result.significant).to_numpy()  # [units, attributes]
-    per_layer = tau.reshape(result.n_layers, result.units_per_layer, -1)
     vmin, vmax = (np.nanmin(tau), np.nanmax(tau)) if np.isfinite(tau).any() else (0.0, 1.0)
-    fig, axes = plt.subplots(result.n_layers, 1, figsize=(9, 0.75 * result.n_layers + 0.8), sharex=True, squeeze=False)
-    for k, ax in enumerate(axes[:, 0]):
-        shown = ax.imshow(per_layer[k].T, aspect="auto", interpolation="nearest", cmap="magma", vmin=vmin, vmax=vmax)
-        ax.set_yticks([])
-        ax.set_ylabel(f"{k + 1}", rotation=0, ha="right", va="center", fontsize=8)
-    axes[-1, 0].set_xlabel("unit within layer")
-    fig.supylabel("layer (rows within a strip: the 14 attributes, arousal at the top)", fontsize=8)
-    fig.colorbar(shown, ax=axes[:, 0], label="Kendall tau (significant units)", fraction=0.03)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.2 * len(result.attributes) + 1.2))
+    shown = ax.imshow(tau.T, aspect="auto", interpolation="nearest", cmap="magma", vmin=vmin, vmax=vmax)
+    per = result.units_per_layer
+    for k in range(1, result.n_layers):
+        ax.axvline(k * per - 0.5, color="#bbbbbb", lw=0.4)
+    ticks = layer_ticks(result.n_layers)
+    ax.set_xticks([(t - 0.5) * per for t in ticks], [str(t) for t in ticks])
+    ax.set_xlabel(f"layer ({per:,} units each, left to right)")
+    ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=7)
+    _color_labels(ax)
+    fig.colorbar(shown, ax=ax, label="Kendall τ\n(significant units)", fraction=0.03)
     return fig
 
 
 def unit_rdm_figure(
     unit_rdm: np.ndarray, human_rdm: np.ndarray, labels: Sequence[str], titles: tuple[str, str]
 ) -> plt.Figure:
-    """A unit's RDM beside a human attribute RDM (both rank-equalised, as the paper's RDM images)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.6))
+    """A unit's RDM beside a human attribute RDM (both rank-equalised, as the paper's RDM images), with the colour
+    bar of the ranks."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.7))
     for ax, vector, title in zip(axes, (unit_rdm, human_rdm), titles):
         rdm_heatmap(ax, np.asarray(vector), list(labels), title=title, cmap="viridis")
+        ax.title.set_fontsize(8)
     axes[1].set_yticks([])
+    fig.colorbar(axes[0].images[0], ax=axes, fraction=0.03, ticks=[0, 1],
+                 label="dissimilarity rank (0 = most similar pair, 1 = least)")
     return fig
 
 
 def whole_model_figure(table: pd.DataFrame, highlight: str = "similarity",
                        ceiling: tuple[float, float] | None = None) -> plt.Figure:
     """Whole-model RSA per layer: tau of each layer's RDM (and the whole model's, at the right) with each
-    target, one panel per metric. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms).
+    target, one panel per metric on a shared y axis, each line labelled at its right end (no legend); layers
+    numbered from 1. ``table``: columns ``metric, rdm, target, r`` (from compare_rdms).
     ``ceiling``: the (lower, upper) noise ceiling of the ``highlight`` RDM, drawn as a band."""
+    from emolib.plots.masking import spread_labels
+
     if ceiling is not None and f"{highlight} (subjects)" in set(table["target"]):
         highlight = f"{highlight} (subjects)"  # the ceiling's scale: each subject's RDM, averaged
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(WIDTH, 3.6 * len(metrics)), sharey=True, squeeze=False)
     targets = list(dict.fromkeys(table["target"]))
     cmap = plt.get_cmap("tab20")
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[:, 0], metrics):
         part = table[table["metric"] == metric]
         layer_rdms = [r for r in dict.fromkeys(part["rdm"]) if r != "all"]
         x = np.arange(1, len(layer_rdms) + 1)
+        ends, names, colours = [], [], []
         for k, target in enumerate(targets):
             rows = part[part["target"] == target].set_index("rdm")["r"]
             if target == highlight:
                 style = {"color": "black", "lw": 2.2, "zorder": 3}
             else:
-                style = {"color": cmap(k % 20), "lw": 0.8, "alpha": 0.7}
-            ax.plot(x, rows.loc[layer_rdms].to_numpy(), label=target, **style)
+                style = {"color": cmap(k % 20), "lw": 0.8, "alpha": 0.8}
+            values = rows.loc[layer_rdms].to_numpy()
+            ax.plot(x, values, label=target, **style)
+            end = values[-1]
             if "all" in rows.index:
                 ax.scatter([x[-1] + 1.2], [rows.loc["all"]], color=style["color"], s=14, zorder=3, lw=0)
+                end = rows.loc["all"]
+            ends.append(float(end))
+            names.append(target)
+            colours.append(style["color"])
+        low, high = np.nanmin(part["r"]), np.nanmax(part["r"])
+        placed = spread_labels(ends, gap=0.062 * (high - low if high > low else 1.0))
+        for name, y, colour in zip(names, placed, colours):
+            ax.text(x[-1] + 1.6, y, name, fontsize=6.5, color=colour, va="center",
+                    fontweight="bold" if name == highlight else "normal")
         ax.axhline(0, color="#999999", lw=0.6)
         if ceiling is not None:
-            ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label=f"noise ceiling of {highlight}")
-        ax.set_xticks(list(x) + [x[-1] + 1.2], [str(v) for v in x] + ["all"], fontsize=7)
+            ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0)
+            ax.text(1, ceiling[1], f"noise ceiling of {highlight}", fontsize=6.5, va="bottom")
+        ticks = layer_ticks(len(layer_rdms), most=12)
+        ax.set_xticks(ticks + [x[-1] + 1.2], [str(v) for v in ticks] + ["all"], fontsize=7)
+        ax.set_xlim(0.5, x[-1] + 6.5)
+        ax.spines["bottom"].set_bounds(1, x[-1] + 1.2)
         ax.set_xlabel("layer")
-        ax.set_title(f"{metric} RDMs")
-    axes[0, 0].set_ylabel("Kendall τ-b with the human RDM")
-    axes[0, -1].legend(fontsize=6.5, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+        ax.set_title(f"{metric} RDMs", fontsize=9)
+        ax.set_ylabel("Kendall τ-b with the human RDM", fontsize=8)
     return fig
 
 
@@ -175,7 +226,7 @@ def robustness_figure(
 ) -> plt.Figure:
     """Significant units per attribute in two searchlights, and how much of the first's top-N the
     second keeps. ``comparison``: output of :func:`emolib.rsa.compare_searchlights`."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), gridspec_kw={"width_ratios": [2, 1]})
     y = np.arange(len(comparison))
     axes[0].barh(y - 0.2, comparison["significant_a"], height=0.4, label=labels[0], color="#2e4057")
     axes[0].barh(y + 0.2, comparison["significant_b"], height=0.4, label=labels[1], color="#edae49")
@@ -200,14 +251,14 @@ def criteria_map_figure(result: SearchlightResult, alpha: float = 0.01, fwer_alp
         raise ValueError("criteria_map_figure needs a searchlight with a permutation null (permutations=P)")
     criteria = [("paper", alpha, "the paper's q"), ("perm_fdr", alpha, "permutation FDR"),
                 ("fwer", fwer_alpha, "permutation FWER")]
-    fig, axes = plt.subplots(len(criteria), 1, figsize=(9, 2.4 * len(criteria)))
+    fig, axes = plt.subplots(len(criteria), 1, figsize=(WIDTH, 2.2 * len(criteria)))
     for ax, (name, level, title) in zip(axes, criteria):
         significant = result.with_correction(name, level).significant
         order = [u for a in result.attributes
                  for u in significant.index[significant[a]][np.argsort(result.rank.loc[significant[a], a].to_numpy(),
                                                                      kind="stable")]]
         units = list(dict.fromkeys(order))
-        ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=6)
+        ax.set_yticks(range(len(result.attributes)), result.attributes, fontsize=6.5)
         _color_labels(ax)
         ax.set_xticks([])
         if units:
@@ -227,7 +278,7 @@ def false_positive_figure(rates: pd.DataFrame) -> plt.Figure:
     dimensionality of the simulated points), with Wilson 95 % intervals; dashed: the nominal alpha.
     ``rates``: :func:`emolib.rsa.permutation.false_positive_rates`."""
     dims = sorted(rates["dims"].unique())
-    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(dims), figsize=(WIDTH, 3.2), sharey=True, squeeze=False)
     colours = {"paper": "#d1495b", "permutation": "#2e4057"}
     for ax, dim in zip(axes[0], dims):
         part = rates[rates["dims"] == dim]
@@ -240,7 +291,7 @@ def false_positive_figure(rates: pd.DataFrame) -> plt.Figure:
                         fmt="none", color="k", lw=0.8, capsize=2)
         for i, a in enumerate(alphas):
             ax.hlines(a, i - 0.35, i + 0.35, colors="k", linestyles="--", lw=1)
-        ax.set_xticks(x, [f"alpha = {a:g}" for a in alphas])
+        ax.set_xticks(x, [f"α = {a:g}" for a in alphas], fontsize=7)
         ax.set_title(f"random RDMs of {dim}-D points")
     axes[0, 0].set_ylabel("false-positive rate")
     axes[0, 0].legend(frameon=False, fontsize=8)
@@ -254,11 +305,13 @@ def reliability_figure(frame: pd.DataFrame) -> plt.Figure:
     Args:
         frame: :func:`emolib.paper.geometry.reliability_frame` (``source, r_pair, reliability``).
     """
-    fig, axes = plt.subplots(1, 2, figsize=(6.6, 2.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 2.8), sharey=True)
     for source, part in frame.groupby("source", sort=False):
+        measurable = part["r_pair"].notna().any()  # one seed: nothing to agree with; named, not silently dropped
+        label = source if measurable else f"{source}: one seed, not measurable"
         for ax, column in zip(axes, ("r_pair", "reliability")):
             values = np.sort(part[column].dropna().to_numpy())
-            ax.plot(values, np.arange(1, len(values) + 1) / len(values), label=source, lw=1.4)
+            ax.plot(values, np.arange(1, len(values) + 1) / max(len(values), 1), label=label, lw=1.4)
     for ax, title in zip(axes, ("two seeds agree (Spearman)", "reliability of the seed mean")):
         ax.axvline(0, color="#999999", lw=0.6)
         ax.set_xlabel(title)
@@ -275,7 +328,7 @@ def baselines_figure(table: pd.DataFrame, highlight: str = "similarity") -> plt.
     Args:
         table: ``what, tau`` rows (baselines and model results) and ``ceiling_low, ceiling_high`` on any row.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(table) + 1.0))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.32 * len(table) + 1.0))
     y = np.arange(len(table))
     ax.barh(y, table["tau"], color=["#8d96a3" if kind == "baseline" else "#00798c" for kind in table["kind"]])
     low, high = table["ceiling_low"].dropna(), table["ceiling_high"].dropna()

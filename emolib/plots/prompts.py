@@ -34,13 +34,13 @@ def _summary(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_by_emotion(accuracy: pd.DataFrame, released: pd.DataFrame | None = None,
-                        chance: float = 0.5) -> plt.Figure:
+                        chance: float | None = None) -> plt.Figure:
     """Dots (mean) and bars (± SD over seeds) per emotion: dev and test, plus the released RoBERTa dev accuracy.
 
     Args:
         accuracy: ``emotion, seed, split, accuracy`` (e.g. ``PromptStore.accuracy``).
         released: ``emotion, seed, accuracy`` of the original's prompts (``released.prompt_accuracy()``).
-        chance: where to draw the chance line.
+        chance: the dev samples' mean majority share, drawn and labelled at its value (None: no line).
     """
     table = _summary(accuracy)
     emotions = [e for e in PAPER_ORDER if e in table.index.get_level_values(0)]
@@ -51,7 +51,7 @@ def accuracy_by_emotion(accuracy: pd.DataFrame, released: pd.DataFrame | None = 
     if released is not None:
         rel = released.assign(split="released")
         series.append(("released RoBERTa (dev)", _summary(rel).xs("released", level="split")))
-    fig, ax = plt.subplots(figsize=(7, max(4.0, 0.24 * len(emotions) + 1)))
+    fig, ax = plt.subplots(figsize=(6.3, max(4.0, 0.22 * len(emotions) + 1.2)))
     y = np.arange(len(emotions))
     offsets = np.linspace(-0.25, 0.25, len(series)) if len(series) > 1 else [0.0]
     for (label, frame), offset in zip(series, offsets):
@@ -59,11 +59,12 @@ def accuracy_by_emotion(accuracy: pd.DataFrame, released: pd.DataFrame | None = 
         colour = _COLOURS["released"] if label.startswith("released") else _COLOURS.get(label, "#444444")
         ax.errorbar(frame["mean"], y + offset, xerr=frame["std"], fmt="o", ms=3.5, lw=0.8, capsize=0,
                     color=colour, label=label)
-    ax.axvline(chance, color="#999999", lw=0.8, ls="--")
-    ax.set_yticks(y, emotions)
+    if chance is not None:
+        ax.axvline(chance, color="#999999", lw=0.8, ls="--", label=f"chance ({chance:.3f})")
+    ax.set_yticks(y, emotions, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("accuracy (mean ± SD over seeds)")
-    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), frameon=False, loc="outside upper center", ncol=2, fontsize=8)
     return fig
 
 
@@ -72,7 +73,7 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
     missing = {"emotion", "seed", "epoch", "split", "accuracy", "loss"} - set(history.columns)
     if missing:
         raise ValueError(f"history frame lacks column(s) {', '.join(sorted(missing))}")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(6.3, 3.0))
     panels = [("dev", "accuracy", "dev accuracy"), ("train", "loss", "train loss (mean over the epoch)")]
     for ax, (split, column, label) in zip(axes, panels):
         part = history[history["split"] == split]
@@ -90,7 +91,10 @@ def training_curves(history: pd.DataFrame) -> plt.Figure:
 
 
 def accuracy_vs_released(accuracy: pd.DataFrame, released: pd.DataFrame, split: str = "dev") -> plt.Figure:
-    """Per-emotion mean accuracy of our prompts (``split``) against the released RoBERTa mean (dev)."""
+    """Per-emotion mean accuracy of our prompts (``split``) against the released RoBERTa mean (dev); the title
+    gives the Spearman r of exactly what is plotted."""
+    from scipy import stats
+
     ours = _summary(accuracy)
     if split not in ours.index.get_level_values(1):
         valid = ", ".join(sorted(set(ours.index.get_level_values(1))))
@@ -98,10 +102,16 @@ def accuracy_vs_released(accuracy: pd.DataFrame, released: pd.DataFrame, split: 
     ours = ours.xs(split, level="split")["mean"]
     theirs = released.groupby("emotion")["accuracy"].mean()
     common = [e for e in PAPER_ORDER if e in ours.index and e in theirs.index]
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    ax.scatter(theirs[common], ours[common], s=14, color=_COLOURS[split if split in _COLOURS else "dev"])
-    for emotion in common:
-        ax.annotate(emotion, (theirs[emotion], ours[emotion]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+    from emolib.plots.masking import spread_labels
+
+    fig, ax = plt.subplots(figsize=(6.3, 4.6))
+    ax.scatter(theirs[common], ours[common], s=14, color=_COLOURS[split if split in _COLOURS else "dev"], zorder=3)
+    low, high = ax.get_ylim()
+    ys = spread_labels(ours[common].to_numpy(float), gap=0.032 * (high - low))  # about one 6-pt line
+    for emotion, ly in zip(common, ys):
+        ax.text(theirs[emotion], ly, "  " + emotion, fontsize=6.5, va="center")
+    r = stats.spearmanr(ours[common], theirs[common]).statistic if len(common) > 2 else float("nan")
+    ax.set_title(f"Spearman r = {r:.2f} over {len(common)} emotions ({split} against released dev)", fontsize=9)
     lo = min(0.4, float(np.nanmin(ours[common])) - 0.02)
     ax.plot([lo, 1], [lo, 1], color="#999999", lw=0.8, ls="--")
     ax.set_xlabel("released RoBERTa prompts: dev accuracy")

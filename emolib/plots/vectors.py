@@ -17,9 +17,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from emolib.plots.style import OKABE_ITO, layer_axis
+
 __all__ = ["pc_scatter", "pc_correlation_layers", "rsa_layers", "dose_response_curves"]
 
-_SCALE_COLOURS = {"valence": "#d1495b", "arousal": "#00798c"}
+_SCALE_COLOURS = {"valence": "#0072B2", "arousal": "#D55E00"}
 
 
 def _check_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -29,7 +31,8 @@ def _check_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
 
 
 def pc_scatter(scores: pd.DataFrame, human: pd.DataFrame, colour_by: str = "valence", title: str = "") -> plt.Figure:
-    """PC1 vs PC2 scores of the 27 emotions, coloured by a human rating, labelled.
+    """PC1 vs PC2 scores of the 27 emotions, coloured by a human rating (valence: red = unpleasant, blue =
+    pleasant; other ratings: viridis), labelled.
 
     Args:
         scores: :func:`emolib.emotion_vectors.pca_scores` (index ``emotion``, ``PC1``, ``PC2``).
@@ -40,11 +43,11 @@ def pc_scatter(scores: pd.DataFrame, human: pd.DataFrame, colour_by: str = "vale
     if colour_by not in human.columns:
         raise ValueError(f"unknown colour_by {colour_by!r}; valid choices: {', '.join(human.columns)}")
     colour = human.loc[scores.index, colour_by]
-    fig, ax = plt.subplots(figsize=(6.2, 5.0))
-    points = ax.scatter(scores["PC1"], scores["PC2"], c=colour, cmap="RdYlGn" if colour_by == "valence" else "viridis",
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    points = ax.scatter(scores["PC1"], scores["PC2"], c=colour, cmap="RdBu" if colour_by == "valence" else "viridis",
                         s=36, edgecolor="k", linewidth=0.4)
     for name, row in scores.iterrows():
-        ax.annotate(name, (row["PC1"], row["PC2"]), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax.annotate(name, (row["PC1"], row["PC2"]), fontsize=7.5, xytext=(3, 2), textcoords="offset points")
     explained = scores.attrs.get("explained")
     labels = [f"PC{k + 1}" + (f" ({explained[k]:.0%} of variance)" if explained else "") for k in range(2)]
     ax.set(xlabel=labels[0], ylabel=labels[1], title=title)
@@ -55,59 +58,67 @@ def pc_scatter(scores: pd.DataFrame, human: pd.DataFrame, colour_by: str = "vale
 
 
 def pc_correlation_layers(table: pd.DataFrame, highlight: int | None = None) -> plt.Figure:
-    """r of each PC with each human scale per layer, with CI bands (one panel per PC).
+    """r of each PC with each human scale per layer, with CI bands (one panel per PC, shared axes).
 
     Args:
-        table: :func:`emolib.emotion_vectors.pc_correlations` over layers.
-        highlight: a layer to mark (the headline layer).
+        table: :func:`emolib.emotion_vectors.pc_correlations` over layers (0-based ``layer``; drawn 1-based).
+        highlight: a layer to mark (the headline layer, 0-based as in ``table``).
     """
     _check_columns(table, ["layer", "pc", "human_scale", "r", "ci_low", "ci_high"], "table")
     pcs = list(dict.fromkeys(table["pc"]))
-    fig, axes = plt.subplots(1, len(pcs), figsize=(4.2 * len(pcs), 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(pcs), figsize=(min(6.1, 3.05 * len(pcs)), 3.0), sharex=True, sharey=True,
+                             squeeze=False)
     for ax, pc in zip(axes[0], pcs):
         for scale, group in table[table["pc"] == pc].groupby("human_scale", sort=False):
             group = group.sort_values("layer")
             colour = _SCALE_COLOURS.get(scale)
-            ax.plot(group["layer"], group["r"], marker="o", ms=3, color=colour, label=scale)
-            ax.fill_between(group["layer"], group["ci_low"], group["ci_high"], color=colour, alpha=0.15, lw=0)
+            ax.plot(group["layer"] + 1, group["r"], marker="o", ms=3, color=colour, label=scale)
+            ax.fill_between(group["layer"] + 1, group["ci_low"], group["ci_high"], color=colour, alpha=0.15, lw=0)
         ax.axhline(0, color="0.5", lw=0.6)
         if highlight is not None:
-            ax.axvline(highlight, color="0.3", ls=":", lw=1)
-        ax.set(title=pc, xlabel="layer", ylim=(-1, 1))
+            ax.axvline(highlight + 1, color="0.3", ls=":", lw=1)
+        ax.set(title=pc, ylim=(-1, 1))
+        layer_axis(ax)
     axes[0, 0].set_ylabel("Pearson r with human rating")
-    axes[0, -1].legend(frameon=False, fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), frameon=False, loc="outside lower center",
+               ncol=len(_SCALE_COLOURS), title="human rating")
     return fig
 
 
 def rsa_layers(rsa: pd.DataFrame, highlight: int | None = None,
                ceiling: tuple[float, float] | None = None) -> plt.Figure:
-    """RSA (Kendall τ-b; column ``r``) of the emotion-vector RDM with human similarity per layer, with the
-    permutation null band and (``ceiling``) the similarity RDM's (lower, upper) noise ceiling."""
+    """RSA (Kendall τ-b; column ``r``) of the emotion-vector RDM with human similarity per layer (drawn 1-based),
+    with the permutation null (light grey band) and (``ceiling``) the similarity RDM's (lower, upper) noise
+    ceiling (dark grey band, at least 0.01 high so that it shows); ``highlight`` is 0-based, as ``rsa``."""
     _check_columns(rsa, ["layer", "r", "null_low", "null_high"], "rsa")
     rsa = rsa.sort_values("layer")
-    fig, ax = plt.subplots(figsize=(5.0, 3.0))
-    ax.fill_between(rsa["layer"], rsa["null_low"], rsa["null_high"], color="0.6", alpha=0.3, lw=0,
-                    label="permutation null (95%)")
+    x = rsa["layer"] + 1
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    ax.fill_between(x, rsa["null_low"], rsa["null_high"], color="0.85", lw=0, label="permutation null (95%)")
     if ceiling is not None:
-        ax.axhspan(*ceiling, color="black", alpha=0.12, lw=0, label="human noise ceiling")
-    ax.plot(rsa["layer"], rsa["r"], marker="o", ms=3, color="#2e4057", label="emotion vectors (subjects' mean RDM)")
+        low, high = ceiling
+        middle, half = (low + high) / 2, max(high - low, 0.01) / 2
+        ax.axhspan(middle - half, middle + half, color="0.35", lw=0, label="human noise ceiling")
+    ax.plot(x, rsa["r"], marker="o", ms=3, color=OKABE_ITO[0], label="emotion vectors (subjects' mean RDM)")
     if ceiling is not None and "r_subjects" in rsa:  # the ceiling's scale: each subject's RDM, averaged
-        ax.plot(rsa["layer"], rsa["r_subjects"], marker="o", ms=3, color="#d1495b",
-                label="emotion vectors (each subject, averaged: the ceiling's scale)")
+        ax.plot(x, rsa["r_subjects"], marker="o", ms=3, color=OKABE_ITO[3],
+                label="emotion vectors (each subject, averaged:\nthe ceiling's scale)")
     if highlight is not None:
-        ax.axvline(highlight, color="0.3", ls=":", lw=1)
+        ax.axvline(highlight + 1, color="0.3", ls=":", lw=1)
     method = str(rsa["method"].iloc[0]) if "method" in rsa else "kendall"  # the chapters' RSA: Kendall tau-b
     name = {"kendall": "Kendall τ-b", "spearman": "Spearman ρ", "pearson": "Pearson r"}.get(method, method)
-    ax.set(xlabel="layer", ylabel=f"{name} with human similarity RDM")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set(ylabel=f"{name} with human\nsimilarity RDM")
+    layer_axis(ax)
+    fig.legend(*ax.get_legend_handles_labels(), frameon=False, loc="outside lower center", ncol=2)
     return fig
 
 
 def dose_response_curves(table: pd.DataFrame) -> plt.Figure:
-    """Read-out shift against alpha per direction (CI bands), random directions as a grey band."""
+    """Read-out shift against alpha per direction (CI bands), random directions as a grey band; the title names
+    the steered layer 1-based (``table``'s ``layer`` is 0-based)."""
     _check_columns(table, ["direction", "layer", "alpha", "effect", "ci_low", "ci_high"], "table")
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = OKABE_ITO
     named = [d for d in dict.fromkeys(table["direction"]) if d != "random"]
     rand = table[table["direction"] == "random"].sort_values("alpha")
     if len(rand):
@@ -122,6 +133,6 @@ def dose_response_curves(table: pd.DataFrame) -> plt.Figure:
     ax.axhline(0, color="0.5", lw=0.6)
     layers = sorted(set(table["layer"]))
     ax.set(xlabel="alpha (units of the typical residual norm)", ylabel="shift of log-odds positive vs negative",
-           title=f"steering at layer {', '.join(map(str, layers))}")
+           title=f"steering at layer {', '.join(str(int(layer) + 1) for layer in layers)}")
     ax.legend(frameon=False, fontsize=8)
     return fig

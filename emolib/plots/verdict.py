@@ -21,20 +21,24 @@ __all__ = ["mask_means", "error_rates"]
 
 _CONDITIONS = {"selective": ("attribute masks", "#00798c"), "sham": ("sham-attribute masks", "#8d96a3"),
                "matched": ("layer-matched random masks", "#edae49"), "random": ("uniform random masks", "#d1495b")}
-_VERDICT_COLOURS = {"holds": "#2e7d32", "does not hold": "#c62828", "cannot tell": "#b0b0b0"}
+#: Verdict colours, safe for red-green colour blindness (Okabe-Ito blue and vermilion, grey).
+_VERDICT_COLOURS = {"holds": "#0072b2", "does not hold": "#d55e00", "cannot tell": "#b0b0b0"}
 
 
-def mask_means(table: pd.DataFrame, unmasked: float | None = None, label_attributes: bool = True) -> plt.Figure:
+def mask_means(table: pd.DataFrame, unmasked: float | None = None, label_attributes: bool = True,
+               chance: float | None = None) -> plt.Figure:
     """Each mask's accuracy averaged over the prompts (one dot per mask), by kind of mask, with each kind's mean.
 
-    The verdict's masking tests compare these dots: the masks, not the prompts, are the units.
+    The verdict's masking tests compare these dots: the masks, not the prompts, are the units. With
+    ``label_attributes`` the two lowest and the two highest attribute masks are named.
 
     Args:
         table: :func:`emolib.paper.mask_inference.mask_table` at one k (``condition, attribute, accuracy``).
         unmasked: the prompts' mean accuracy without a mask (a dashed line).
+        chance: the majority share of the same dev samples (a dotted line at its value).
     """
     kinds = [c for c in _CONDITIONS if c in set(table["condition"])]
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    fig, ax = plt.subplots(figsize=(6.3, 3.4))
     rng = np.random.default_rng(0)
     for row, kind in enumerate(kinds):
         name, colour = _CONDITIONS[kind]
@@ -43,16 +47,24 @@ def mask_means(table: pd.DataFrame, unmasked: float | None = None, label_attribu
         y = row + rng.uniform(-0.18, 0.18, len(x))
         ax.scatter(x, y, s=18, color=colour, alpha=0.8, edgecolor="none")
         ax.plot([x.mean()] * 2, [row - 0.32, row + 0.32], color="black", lw=2)
-        if label_attributes and kind == "selective":
-            for xi, yi, attribute in zip(x, y, values["attribute"]):
-                ax.annotate(attribute, (xi, yi), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        if label_attributes and kind == "selective":  # the two lowest and two highest, so that no label overlaps
+            ranked = np.argsort(x, kind="stable")
+            chosen = sorted(set(ranked[:2]) | set(ranked[-2:]), key=lambda i: x[i])
+            for n, i in enumerate(chosen):
+                side = 1 if n % 2 == 0 else -1
+                ax.annotate(values["attribute"].iloc[i], (x[i], y[i]), (x[i], row + side * 0.42), fontsize=6.5,
+                            ha="center", va="bottom" if side > 0 else "top",
+                            arrowprops={"arrowstyle": "-", "lw": 0.3, "color": "#999999"})
     if unmasked is not None and np.isfinite(unmasked):
-        ax.axvline(unmasked, ls="--", color="grey", lw=1, label="no mask")
-        ax.legend(loc="lower left", fontsize=7, frameon=False)
+        ax.axvline(unmasked, ls="--", color="grey", lw=1, label=f"no mask ({unmasked:.3f})")
+    if chance is not None and np.isfinite(chance):
+        ax.axvline(chance, ls=":", color="black", lw=1, label=f"chance ({chance:.3f})")
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncol=2, fontsize=7, frameon=False)
     ax.set_yticks(range(len(kinds)), [f"{_CONDITIONS[k][0]} ({(table['condition'] == k).sum()})" for k in kinds])
     ax.set_xlabel("dev accuracy under the mask (mean over prompts)")
+    ax.set_ylim(-0.8, len(kinds) - 0.2)
     ax.invert_yaxis()
-    fig.tight_layout()
     return fig
 
 
@@ -64,7 +76,7 @@ def error_rates(rates: pd.DataFrame) -> plt.Figure:
     """
     labels = [f"{c.replace('_', ' vs ').replace('masks vs ', 'masks vs ')}: {t}" for c, t in
               zip(rates["claim"], rates["truth"])]
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rates) + 1.0))
+    fig, ax = plt.subplots(figsize=(6.3, 0.45 * len(rates) + 1.0))
     left = np.zeros(len(rates))
     for verdict, colour in _VERDICT_COLOURS.items():
         share = rates[verdict].to_numpy(dtype=float)
@@ -75,6 +87,5 @@ def error_rates(rates: pd.DataFrame) -> plt.Figure:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of simulated runs at this design")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
