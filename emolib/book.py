@@ -312,6 +312,8 @@ def build_book(
         "EMOLIB_RUN_ID": run_id,
         "TQDM_DISABLE": "1",  # library progress bars would flood the chapters' outputs; the build shows its own
         "PYTHONWARNINGS": "ignore",  # warnings name the build machine's paths; they are for developers, not pages
+        # the kernels draw inline whatever the caller's backend (MPLBACKEND=Agg, as under pytest, shows no figure)
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "EMOLIB_BUILD_DIR": str(staging),
         "EMOLIB_ARTIFACTS": str(Path(os.environ.get("EMOLIB_ARTIFACTS", root / ".emolib")).resolve()),
         "EMOLIB_DATA": os.environ.get("EMOLIB_DATA", str(root / "data")),

@@ -135,3 +135,22 @@ def test_every_bibliography_entry_is_cited_by_a_chapter():
     cited = {k.strip() for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for k in group.split(",")}
     assert keys and sorted(set(keys) - cited) == []
     assert ":all:" not in (ROOT / "book" / "references.md").read_text()
+
+
+def test_every_glue_reference_of_a_chapter_is_glued_by_it():
+    """A ``{glue:...}`key``` whose key the chapter never glues renders as nothing; after a rename it is easy to miss.
+    Keys glued in a loop count through their pattern (``f"pt_{split}_mean"``) or their listed names."""
+    import re
+
+    for path in book.chapter_files(ROOT):
+        text = path.read_text()
+        defined = set(re.findall(r'glue\("([^"]+)"', text))
+        for names in re.findall(r'for \w+ in \(([^)]*)\):\s*\n\s*glue\(\w+,', text):
+            defined |= set(re.findall(r'"([^"]+)"', names))
+        patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(f)) + "$")
+                    for f in re.findall(r'glue\(f"([^"{][^"]*)"', text)]  # a loop key with a fixed prefix
+        patterns += [re.compile("^[A-Za-z0-9]+" + re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(f)) + "$")
+                     for f in re.findall(r'glue\(f"\{[^}]*\}([^"]*)"', text)]  # one starting with its variable: one word
+        used = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", text)) | set(re.findall(r"```\{glue(?::\w+)?\} (\S+)", text))
+        missing = sorted(k for k in used if k not in defined and not any(p.match(k) for p in patterns))
+        assert missing == [], f"{path.name} refers to glue keys it never glues: {missing}"

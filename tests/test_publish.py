@@ -99,6 +99,8 @@ def test_every_page_of_the_smoke_book_renders_offline_in_chromium(smoke_book):
     assert sitecheck.check_site(html, shots) == {}
     pages = sitecheck.site_pages(html)
     assert {p.stem for p in pages} >= {p.stem for p in book.chapter_files(ROOT)}
+    # the figures are there (a build under MPLBACKEND=Agg once drew none, and every check above passed vacuously)
+    assert sum(p.read_text().count("<figure") for p in pages) >= 40
     for page in pages:  # downloads: a PNG link in every figure, a CSV link under every table
         text = page.read_text()
         assert text.count("Download this figure (PNG)") == text.count("<figure"), page.name

@@ -141,7 +141,7 @@ def _figure_site(tmp_path: Path, style: str) -> Path:
     info = PngInfo()
     info.add_text(pagecheck.TEXT_PX_KEY, "12")
     Image.new("RGB", (1000, 60), "white").save(html / "_images" / "f.png", pnginfo=info)
-    page(html / "book", f'<figure><img src="../_images/f.png" style="{style}"/><figcaption>A caption.</figcaption>'
+    page(html / "book", f'<figure><img alt="A figure." src="../_images/f.png" style="{style}"/><figcaption>A caption.</figcaption>'
                         '</figure><a href="#missing">x</a>', "fig.html")
     return html
 
