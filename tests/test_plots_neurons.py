@@ -104,3 +104,13 @@ def test_a_one_seed_source_is_named_in_the_reliability_legend_not_dropped():
                           "r_pair": [0.1, 0.2, 0.3] + [np.nan] * 3, "reliability": [0.1, 0.2, 0.3] + [np.nan] * 3})
     labels = [t.get_text() for t in neurons.reliability_figure(frame).axes[1].get_legend().get_texts()]
     assert labels == ["released", "trained prompts: one seed, not measurable"]
+
+
+def test_the_reliability_figure_carries_its_title_only_when_given():
+    import pandas as pd
+
+    from emolib.plots import neurons
+
+    frame = pd.DataFrame({"source": ["a"] * 3, "r_pair": [0.1, 0.2, 0.3], "reliability": [0.1, 0.2, 0.3]})
+    assert neurons.reliability_figure(frame)._suptitle is None
+    assert neurons.reliability_figure(frame, title="gemma, 3 seeds")._suptitle.get_text() == "gemma, 3 seeds"

@@ -298,7 +298,7 @@ def false_positive_figure(rates: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def reliability_figure(frame: pd.DataFrame) -> plt.Figure:
+def reliability_figure(frame: pd.DataFrame, title: str = "") -> plt.Figure:
     """How well unit RDMs replicate across seeds, one curve per source: the share of units (y) whose seed-to-seed
     Spearman agreement is at most x (left) and the reliability of the mean over the seeds averaged (right).
 
@@ -312,12 +312,14 @@ def reliability_figure(frame: pd.DataFrame) -> plt.Figure:
         for ax, column in zip(axes, ("r_pair", "reliability")):
             values = np.sort(part[column].dropna().to_numpy())
             ax.plot(values, np.arange(1, len(values) + 1) / max(len(values), 1), label=label, lw=1.4)
-    for ax, title in zip(axes, ("two seeds agree (Spearman)", "reliability of the seed mean")):
+    for ax, xlabel in zip(axes, ("two seeds agree (Spearman)", "reliability of the seed mean")):
         ax.axvline(0, color="#999999", lw=0.6)
-        ax.set_xlabel(title)
+        ax.set_xlabel(xlabel)
         ax.set_xlim(-0.3, 1.0)
     axes[0].set_ylabel("share of units")
     axes[1].legend(fontsize=7, frameon=False, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
